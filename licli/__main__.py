@@ -1,0 +1,3 @@
+from licli.cli import main
+
+main()

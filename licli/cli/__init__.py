@@ -1,0 +1,11 @@
+"""The ``licli`` command line. Importing this package registers every command module."""
+
+from licli.cli import evaluate_accuracy, train  # noqa: F401  (registers the commands)
+from licli.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,135 @@
+"""The typer application, its error handling, and the glue every command shares.
+
+Each command module only unpacks arguments, builds a frozen config, calls one library function and
+hands the result to ``licli.reporting``. Errors become one stderr line and an exit code:
+0 success · 1 a check failed · 2 bad input or environment (``--debug`` shows tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+from typer._click.exceptions import UsageError
+from typer.exceptions import Abort, Exit
+from typer.core import TyperGroup
+
+from licli.config import RunOptions
+from licli.errors import LicliError
+from licli.reporting.console import error_line
+from licli.reporting.files import RunFolder, new_run_path
+from licli.runtime import base_manifest, resolve_device, seed_everything
+
+DEBUG_ENV = "LICLI_DEBUG"
+
+
+class LicliGroup(TyperGroup):
+    """Runs the command tree without standalone mode so every failure ends in one stderr line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             windows_expand_args=True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get(DEBUG_ENV) == "1"
+        try:
+            result = super().main(args=argv, prog_name=prog_name or "licli", complete_var=complete_var,
+                                  standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
+        except Exit as stop:
+            code = stop.exit_code
+        except UsageError as error:
+            if not error.format_message():
+                return self._finish(0, standalone_mode)
+            command = error.ctx.command_path if error.ctx else "licli"
+            error_line(f"{error.format_message()} (see `{command} --help`)")
+            code = 2
+        except Abort:
+            error_line("aborted")
+            code = 130
+        except LicliError as error:
+            if debug:
+                traceback.print_exc()
+            error_line(str(error))
+            code = error.exit_code
+        except KeyboardInterrupt:
+            error_line("interrupted")
+            code = 130
+        except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+            if debug:
+                traceback.print_exc()
+            error_line(f"internal error: {type(error).__name__}: {error} "
+                       "(rerun with --debug for the traceback and report it)")
+            code = 3
+        else:
+            code = result if isinstance(result, int) else 0
+        return self._finish(code, standalone_mode)
+
+    @staticmethod
+    def _finish(code: int, standalone_mode: bool) -> int:
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(cls=LicliGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="licli: does a lateral-inhibition mechanism really make a network more robust?")
+evaluate_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                           help="Evaluations of a trained model (accuracy, oracle, pruning, …).")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+def parse_json_option(text: str | None, flag: str) -> dict[str, Any] | None:
+    """Parse a JSON object given on the command line (e.g. ``--model-options '{"hidden": 128}'``)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LicliError(f"{flag} is not valid JSON ({error.msg})", f"pass a JSON object, e.g. {flag} '{{\"k\": 1}}'") from None
+    if not isinstance(value, dict):
+        raise LicliError(f"{flag} must be a JSON object", f"pass e.g. {flag} '{{\"k\": 1}}'")
+    return value
+
+
+@contextmanager
+def recorded_run(command: str, config: Any, options: RunOptions, seed: int | None, path: Path | None = None
+                 ) -> Iterator[tuple[torch.device, RunFolder]]:
+    """Resolve the device, seed, and open the run folder whose manifest is written when the block ends.
+
+    ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is named.
+    """
+    device = resolve_device(options.device)
+    if seed is not None:
+        seed_everything(seed)
+    manifest = base_manifest(command, config, device, seed)
+    manifest["run_options"] = asdict(options)
+    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
+    existed = folder.path.exists()
+    try:
+        yield device, folder
+    except LicliError as error:
+        if error.exit_code == 2 and not existed:
+            shutil.rmtree(folder.path, ignore_errors=True)
+        elif folder.path.exists():
+            folder.finish("failed", error.exit_code, str(error))
+        raise
+    except BaseException as error:
+        if folder.path.exists():
+            folder.finish("failed", 3, f"{type(error).__name__}: {error}")
+        raise
+    else:
+        folder.finish("ok", 0)

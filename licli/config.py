@@ -1,0 +1,132 @@
+"""Typed, frozen configuration built once from defaults < TOML file < environment < flags.
+
+Library code receives these dataclasses (or plain values), never the CLI's objects.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+from licli.errors import LicliError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+C = TypeVar("C")
+ENV_PREFIX = "LICLI_"
+
+
+def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise LicliError(f"config file {path} not found", "check the path given to --config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise LicliError(f"config file {path} is not valid TOML ({error})", "fix the file's syntax") from None
+
+
+def _coerce(value: str, kind: Any, name: str) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+        if kind in (bool, "bool"):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise LicliError(f"environment variable {ENV_PREFIX}{name.upper()}={value!r} is not a valid {kind}",
+                         "fix or unset it") from None
+    return value
+
+
+def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str, Any] | None = None,
+            env: os._Environ | dict[str, str] | None = None) -> C:
+    """Build ``cls`` from its defaults, then the TOML table, then ``LICLI_<FIELD>`` variables, then flags.
+
+    Flags equal to ``None`` count as "not given". Unknown keys in the TOML table are an error.
+    """
+    env = os.environ if env is None else env
+    names = {f.name for f in fields(cls)}
+    file = dict(file or {})
+    unknown = sorted(set(file) - names)
+    if unknown:
+        raise LicliError(f"unknown key(s) in config file: {', '.join(unknown)}",
+                         f"valid keys: {', '.join(sorted(names))}")
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name in names:
+        if flags and flags.get(name) is not None:
+            values[name] = flags[name]
+        elif f"{ENV_PREFIX}{name.upper()}" in env and hints.get(name) in (int, float, bool, str):
+            values[name] = _coerce(env[f"{ENV_PREFIX}{name.upper()}"], hints[name], name)
+        elif name in file:
+            values[name] = file[name]
+    return cls(**values)
+
+
+def _positive(value: float, name: str, fix: str) -> None:
+    if not value > 0:
+        raise LicliError(f"{name} must be > 0 (got {value})", fix)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters. Defaults train ``small-cnn`` on ``mnist-mini`` to ≥ 95% in seconds."""
+
+    model: str = "small-cnn"
+    dataset: str = "mnist-mini"
+    epochs: int = 3
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    augment: bool = False
+    eval_batch_size: int = 1000
+    model_options: dict[str, Any] = field(default_factory=dict)
+    mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    regularizer: str | None = None
+    regularizer_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from licli.data import DATASETS
+        from licli.models import MODELS
+        from licli.registry import pick
+        from licli.training import OPTIMIZERS
+
+        pick(MODELS, self.model, "model")
+        pick(DATASETS, self.dataset, "dataset")
+        pick(OPTIMIZERS, self.optimizer, "optimizer")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise LicliError(f"--epochs must be a positive integer (got {self.epochs})", "pass e.g. --epochs 5")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise LicliError(f"--batch-size must be a positive integer (got {self.batch_size})",
+                             "pass e.g. --batch-size 128")
+        _positive(self.lr, "--lr", "pass a positive learning rate, e.g. --lr 0.05")
+        if not 0 <= self.momentum < 1:
+            raise LicliError(f"--momentum must be in [0, 1) (got {self.momentum})", "pass e.g. --momentum 0.9")
+        if self.weight_decay < 0:
+            raise LicliError(f"--weight-decay must be ≥ 0 (got {self.weight_decay})", "pass e.g. --weight-decay 5e-4")
+        if self.eval_batch_size < 1:
+            raise LicliError(f"eval_batch_size must be ≥ 1 (got {self.eval_batch_size})", "pass e.g. 1000")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how a command runs; recorded in the manifest beside the command's own config."""
+
+    device: str = "auto"
+    out: str = "reports"
+    name: str = "run"
+    data_dir: str | None = None
+    download: bool = False

@@ -1,0 +1,25 @@
+"""Datasets by name, loaded once as uint8 tensors and batched on the device.
+
+``DATASETS`` maps a name to a loader ``(root: Path, download: bool) -> Dataset``.
+"""
+
+from __future__ import annotations
+
+from licli.data.core import Dataset, Split, batches, resolve_data_dir
+from licli.data.mnist import load_mnist, load_mnist_mini
+
+DATASETS = {
+    "mnist": load_mnist,
+    "mnist-mini": load_mnist_mini,
+}
+
+
+def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:
+    """Load dataset ``name`` from ``data_dir`` (else ``$LICLI_DATA_DIR``, else the user cache)."""
+    from licli.registry import pick
+
+    loader = pick(DATASETS, name, "dataset")
+    return loader(resolve_data_dir(data_dir), download)
+
+
+__all__ = ["DATASETS", "Dataset", "Split", "batches", "load_dataset", "resolve_data_dir"]

@@ -1,0 +1,88 @@
+"""Whole splits as uint8 tensors, moved to the device once and batched there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+DATA_DIR_ENV = "LICLI_DATA_DIR"
+
+
+def resolve_data_dir(flag: str | os.PathLike | None) -> Path:
+    """``--data-dir``, else ``$LICLI_DATA_DIR``, else the user cache folder."""
+    if flag:
+        return Path(flag).expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("licli")) / "data"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: ``images`` uint8 (N, C, H, W) in [0, 255], ``labels`` int64 (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def subset(self, indices: torch.Tensor) -> "Split":
+        indices = indices.to(self.labels.device)
+        return Split(self.images[indices], self.labels[indices])
+
+    def floats(self, device: torch.device | str | None = None) -> torch.Tensor:
+        """All images as float32 in [0, 1] (on ``device`` if given)."""
+        images = self.images if device is None else self.images.to(device)
+        return images.float().div_(255.0)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: Split
+    test: Split
+    num_classes: int
+    classes: tuple[str, ...]
+    files: dict[str, str] = field(default_factory=dict)
+    """Input files the dataset was read from (role -> path), for the manifest's sha256."""
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.train.images.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.train.images.shape[2]), int(self.train.images.shape[3])
+
+
+Augment = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
+
+
+def batches(split: Split, batch_size: int, *, device: torch.device, shuffle: bool = False,
+            generator: torch.Generator | None = None, augment: Augment | None = None,
+            drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Yield ``(x, y, indices)`` with ``x`` float in [0, 1] on ``device``.
+
+    ``split`` should already be on ``device`` (``Split.to``) so no per-batch copy happens. The order
+    comes from ``generator`` (CPU) so that a resumed run can restore it.
+    """
+    n = len(split)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(split.labels.device)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        index = order[start:start + batch_size]
+        x = split.images[index].to(device, non_blocking=True).float().div_(255.0)
+        if augment is not None:
+            x = augment(x, generator)
+        yield x, split.labels[index].to(device, non_blocking=True), index

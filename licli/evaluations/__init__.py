@@ -1,0 +1,1 @@
+"""Evaluations: ``run(model, data, *, …) -> pandas.DataFrame`` in long, tidy form. They never print."""

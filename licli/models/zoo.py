@@ -1,0 +1,91 @@
+"""The built-in architectures. Each builder takes ``num_classes``, ``in_channels``, ``image_size``
+and keyword options, and returns a module with named ``Slot``s for mechanisms."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models import resnet18 as tv_resnet18
+from torchvision.models import vgg16_bn as tv_vgg16_bn
+
+from licli.models.normalize import default_normalize
+from licli.models.slots import Slot
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def _activation(name: str) -> nn.Module:
+    from licli.registry import pick
+
+    return pick(ACTIVATIONS, name, "activation")()
+
+
+def mlp(num_classes: int, in_channels: int, image_size: tuple[int, int], *, hidden: int = 256,
+        depth: int = 2, activation: str = "relu") -> nn.Module:
+    """``depth`` hidden layers of ``hidden`` units; slots ``hidden1`` … after each activation."""
+    layers: list[nn.Module] = [default_normalize(in_channels), nn.Flatten()]
+    width = in_channels * image_size[0] * image_size[1]
+    for i in range(1, depth + 1):
+        layers += [nn.Linear(width, hidden), _activation(activation), Slot(f"hidden{i}")]
+        width = hidden
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+def small_cnn(num_classes: int, in_channels: int, image_size: tuple[int, int], *, filters: int = 32,
+              hidden: int = 728, activation: str = "relu") -> nn.Module:
+    """Conv (32 filters, 3×3) + one hidden fully connected layer of 728 units (LI paper §4.1.1).
+
+    Slots: ``conv`` (after the conv activation), ``hidden`` (after the 728-unit activation).
+    """
+    flat = filters * (image_size[0] - 2) * (image_size[1] - 2)
+    return nn.Sequential(
+        default_normalize(in_channels),
+        nn.Conv2d(in_channels, filters, 3), _activation(activation), Slot("conv"),
+        nn.Flatten(),
+        nn.Linear(flat, hidden), _activation(activation), Slot("hidden"),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, width: int = 4096) -> nn.Module:
+    """torchvision VGG-16 with batch norm, as in NormOut §2.3.1 (classifier 25088→4096→4096→classes).
+
+    The two classifier Dropouts (the paper's layers 48 and 51) are the slots ``fc1`` and ``fc2``:
+    identity unless a mechanism (``dropout``, ``normout``…) is inserted.
+    """
+    model = tv_vgg16_bn(weights=None, num_classes=num_classes)
+    if in_channels != 3:
+        model.features[0] = nn.Conv2d(in_channels, 64, kernel_size=3, padding=1)
+    model.classifier = nn.Sequential(
+        nn.Linear(512 * 7 * 7, width), nn.ReLU(inplace=True), Slot("fc1"),
+        nn.Linear(width, width), nn.ReLU(inplace=True), Slot("fc2"),
+        nn.Linear(width, num_classes),
+    )
+    return nn.Sequential(default_normalize(in_channels), model)
+
+
+class _SlottedBlock(nn.Module):
+    def __init__(self, block: nn.Module, slot: Slot) -> None:
+        super().__init__()
+        self.block = block
+        self.slot = slot
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.slot(self.block(x))
+
+
+def resnet18(num_classes: int, in_channels: int, image_size: tuple[int, int]) -> nn.Module:
+    """torchvision ResNet-18, CIFAR variant (3×3 stem, stride 1, no max-pool).
+
+    Slots ``layer1.0`` … ``layer4.1`` sit on the output of each of the 8 residual blocks
+    (Gradient Mask §3.1 masks all but the last two).
+    """
+    model = tv_resnet18(weights=None, num_classes=num_classes)
+    model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    for stage in ("layer1", "layer2", "layer3", "layer4"):
+        layer = getattr(model, stage)
+        for i in range(len(layer)):
+            layer[i] = _SlottedBlock(layer[i], Slot(f"{stage}.{i}"))
+    return nn.Sequential(default_normalize(in_channels), model)

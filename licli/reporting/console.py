@@ -1,0 +1,58 @@
+"""The two terminal streams: results on stdout, notices/progress/errors on stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def stdout() -> Console:
+    return Console(file=sys.stdout, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(file=sys.stderr, soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    """The one line a failing command prints (no markup interpretation, no wrapping)."""
+    sys.stderr.write(f"licli: error: {message}\n")
+    sys.stderr.flush()
+
+
+def notice(message: str) -> None:
+    stderr().print(message, markup=False, highlight=False)
+
+
+class EpochProgress:
+    """A rich progress bar per epoch on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.console = stderr()
+        self.enabled = self.console.is_terminal if enabled is None else enabled
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        if not self.enabled:
+            return
+        self._progress = Progress(TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                  console=self.console, transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=steps, epoch=epoch, epochs=epochs)
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def end_epoch(self, row: dict[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        if self.enabled:
+            self.console.print(f"  loss {row['train_loss']:.4f} · train {row['train_accuracy']:.2%} · "
+                               f"test {row['test_accuracy']:.2%} · {row['seconds']:.1f}s", highlight=False)

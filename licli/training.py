@@ -1,0 +1,285 @@
+"""The training loop: on-device batches, no host sync inside an epoch, exact resume.
+
+Mechanism modules take part through two optional methods, found on any submodule:
+``after_optimizer_step(context)`` (e.g. recalibrating a correlation map, LI Algorithm 1) and
+``epoch_statistics() -> dict`` (values added to the epoch's history row).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save
+from torch import nn
+
+from licli.config import TrainConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from licli.models import ModelSpec
+from licli.data import Dataset, Split, batches
+from licli.errors import LicliError
+from licli.registry import pick
+from licli.reporting.files import atomic_write_bytes, atomic_write_json
+
+STATE_WEIGHTS = "training_state.safetensors"
+STATE_META = "training_state.json"
+
+
+class Objective(Protocol):
+    """The loss to minimise: ``(model, x, y, indices) -> (loss, logits)``."""
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Empirical risk minimisation (ERM): mean cross-entropy."""
+    logits = model(x)
+    return F.cross_entropy(logits, y), logits
+
+
+OPTIMIZERS: dict[str, Callable[[Any, TrainConfig], torch.optim.Optimizer]] = {
+    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+}
+
+
+@dataclass
+class StepContext:
+    """What ``after_optimizer_step`` hooks may use: the step counter and a way to draw training images."""
+
+    model: nn.Module
+    epoch: int
+    step: int
+    train: Split
+    generator: torch.Generator
+
+    def sample_images(self, n: int) -> torch.Tensor:
+        """``n`` training images (float, [0, 1]) drawn with the training generator, on the data's device."""
+        index = torch.randint(len(self.train), (min(n, len(self.train)),), generator=self.generator)
+        return self.train.images[index.to(self.train.images.device)].float().div_(255.0)
+
+
+class Progress(Protocol):
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def advance(self) -> None: ...
+    def end_epoch(self, row: dict[str, Any]) -> None: ...
+
+
+def random_crop_flip(padding: int = 4) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
+    """Batched on-device augmentation: random crop with zero padding and horizontal flip (CIFAR)."""
+
+    def augment(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        n, _, h, w = x.shape
+        padded = F.pad(x, (padding,) * 4)
+        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+        flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+        cols = dx.view(n, 1) + torch.arange(w, device=x.device)
+        cols = torch.where(flip.view(n, 1), cols.flip(1), cols).view(n, 1, 1, w)
+        batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+        channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+        return padded[batch, channel, rows, cols]
+
+    return augment
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, *, device: torch.device, batch_size: int = 1000) -> dict[str, float]:
+    """Clean accuracy and mean cross-entropy of ``model`` (eval mode) on ``split``."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), device=device)
+    loss = torch.zeros((), device=device, dtype=torch.float64)
+    for x, y, _ in batches(split, batch_size, device=device):
+        logits = model(x)
+        correct += (logits.argmax(1) == y).sum()
+        loss += F.cross_entropy(logits, y, reduction="sum").double()
+    model.train(was_training)
+    n = max(len(split), 1)
+    return {"accuracy": correct.item() / n, "loss": loss.item() / n}
+
+
+def _hooks(model: nn.Module, method: str) -> list[Callable]:
+    return [getattr(m, method) for m in model.modules() if callable(getattr(m, method, None))]
+
+
+def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+                epoch: int, history: list[dict[str, Any]], config: TrainConfig) -> None:
+    """Everything needed to continue bit-for-bit after ``epoch`` (weights, optimizer, all RNG states)."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    scalars: dict[str, Any] = {}
+    for index, entry in opt["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.generator"] = generator.get_state()
+    if torch.cuda.is_available():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
+    atomic_write_bytes(folder / STATE_WEIGHTS, save(tensors))
+    atomic_write_json(folder / STATE_META, {"epoch": epoch, "history": history, "config": asdict(config),
+                                            "param_groups": opt["param_groups"], "optim_scalars": scalars})
+
+
+def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+                config: TrainConfig) -> tuple[int, list[dict[str, Any]]]:
+    meta_path, weights_path = folder / STATE_META, folder / STATE_WEIGHTS
+    if not meta_path.exists() or not weights_path.exists():
+        raise LicliError(f"no training state to resume in {folder}",
+                         "pass the run folder of an interrupted `licli train` run to --resume")
+    try:
+        meta = json.loads(meta_path.read_text())
+        tensors = load_file(str(weights_path))
+    except Exception as error:  # noqa: BLE001 - any unreadable state is the same user-facing problem
+        raise LicliError(f"training state in {folder} is unreadable ({error})", "start a new run instead") from None
+    if meta.get("config") != json.loads(json.dumps(asdict(config))):
+        raise LicliError(f"the configuration differs from the one of the run in {folder}",
+                         "resume with the same flags and config file (see its manifest.json)")
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in meta["optim_scalars"].items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    generator.set_state(tensors["rng.generator"])
+    cuda_states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    return int(meta["epoch"]), list(meta["history"])
+
+
+def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch.device,
+          objective: Objective = cross_entropy, state_dir: Path | None = None, resume: bool = False,
+          progress: Progress | None = None, stop_after_epoch: int | None = None) -> pd.DataFrame:
+    """Train ``model`` in place; return one history row per epoch (loss, accuracies, seconds, stats).
+
+    With ``state_dir`` the full training state is saved atomically after every epoch; ``resume``
+    continues from it and ends with the same weights and metrics as an uninterrupted run.
+    ``stop_after_epoch`` stops early (to simulate an interruption in tests).
+    """
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model.to(device)
+    optimizer = pick(OPTIMIZERS, config.optimizer, "optimizer")(model.parameters(), config)
+    train_split, test_split = data.train.to(device), data.test.to(device)
+    augment = random_crop_flip() if config.augment else None
+    start_epoch, history = 0, []
+    if resume:
+        if state_dir is None:
+            raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
+        start_epoch, history = _load_state(state_dir, model, optimizer, generator, config)
+    after_step = _hooks(model, "after_optimizer_step")
+    statistics = _hooks(model, "epoch_statistics")
+    steps = -(-len(train_split) // config.batch_size)
+    for epoch in range(start_epoch, config.epochs):
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+        model.train()
+        began = time.perf_counter()
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        if progress:
+            progress.start_epoch(epoch + 1, config.epochs, steps)
+        for step, (x, y, index) in enumerate(batches(train_split, config.batch_size, device=device, shuffle=True,
+                                                     generator=generator, augment=augment)):
+            loss, logits = objective(model, x, y, index)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach().double() * y.shape[0]
+            correct += (logits.detach().argmax(1) == y).sum()
+            if after_step:
+                context = StepContext(model, epoch, epoch * steps + step, train_split, generator)
+                for hook in after_step:
+                    hook(context)
+            if progress:
+                progress.advance()
+        seconds = time.perf_counter() - began
+        test = evaluate(model, test_split, device=device, batch_size=config.eval_batch_size)
+        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum.item() / len(train_split),
+                               "train_accuracy": correct.item() / len(train_split),
+                               "test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                               "seconds": seconds, "images_per_second": len(train_split) / seconds}
+        for stats in statistics:
+            row.update(stats())
+        if not torch.isfinite(torch.tensor(row["train_loss"])):
+            raise LicliError(f"training diverged at epoch {epoch + 1} (loss is {row['train_loss']})",
+                             "lower --lr or check the mechanism's parameters")
+        history.append(row)
+        if progress:
+            progress.end_epoch(row)
+        if state_dir is not None:
+            _save_state(state_dir, model, optimizer, generator, epoch + 1, history, config)
+    model.eval()
+    return pd.DataFrame(history)
+
+
+def model_spec_for(config: TrainConfig, data: Dataset) -> "ModelSpec":
+    from licli.models import MechanismSpec, ModelSpec
+
+    return ModelSpec(name=config.model, num_classes=data.num_classes, in_channels=data.in_channels,
+                     image_size=data.image_size, options=dict(config.model_options),
+                     mechanisms={slot: MechanismSpec.from_dict(spec) for slot, spec in config.mechanisms.items()})
+
+
+def objective_for(config: TrainConfig) -> Objective:
+    """Cross-entropy, or the regularized objective named by ``config.regularizer``."""
+    if config.regularizer is None:
+        return cross_entropy
+    from licli.mechanisms import REGULARIZERS
+
+    factory = pick(REGULARIZERS, config.regularizer, "regularizer")
+    try:
+        return factory(**config.regularizer_params)
+    except TypeError as error:
+        raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
+                         "see `licli train --help`") from None
+
+
+def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
+        resume: bool = False, progress: Progress | None = None) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
+    """Build the model ``config`` names (seeded), train it on ``data``; return model, spec and history."""
+    from licli.models import build_model
+
+    spec = model_spec_for(config, data)
+    torch.manual_seed(config.seed)
+    model = build_model(spec)
+    history = train(model, data, config, device=device, objective=objective_for(config), state_dir=run_dir,
+                    resume=resume, progress=progress)
+    return model, spec, history
+
+
+def discard_state(run_dir: Path) -> None:
+    """Remove the resumable state once a run has finished (the checkpoint holds the result)."""
+    for name in (STATE_WEIGHTS, STATE_META):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """The configuration an interrupted run was started with (for ``--resume``)."""
+    try:
+        return json.loads((run_dir / STATE_META).read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        raise LicliError(f"no resumable training state in {run_dir}",
+                         "pass the run folder of an interrupted `licli train` run to --resume") from None
