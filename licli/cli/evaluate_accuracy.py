@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+import pandas as pd
 import typer
 
-from licli.checkpoints import load_checkpoint
 from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.options import with_model_sources
 from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.evaluations.accuracy import accuracy
+from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.tables import frame_json, frame_table
 
 
 @dataclass(frozen=True)
 class AccuracyConfig:
-    checkpoint: str
+    models: list[str]
     dataset: str | None
     split: str
     batch_size: int
 
 
 @evaluate_app.command("accuracy")
+@with_model_sources
 def evaluate_accuracy(
-    checkpoint: Path = typer.Option(..., help="Checkpoint (.safetensors with its .json, or a train run folder)."),
+    sources: list[ModelSource],
     dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(1000, min=1, help="Evaluation batch size."),
@@ -36,14 +38,20 @@ def evaluate_accuracy(
     name: str = typer.Option("accuracy", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Report clean accuracy and mean cross-entropy of a checkpoint on a dataset split."""
-    config = AccuracyConfig(str(checkpoint), dataset, split, batch_size)
+    """Report clean accuracy and mean cross-entropy of one or more models on a dataset split."""
+    config = AccuracyConfig([s.describe() for s in sources], dataset, split, batch_size)
     options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
-        model, ckpt = load_checkpoint(checkpoint, torch_device)
-        data = load_dataset(dataset or ckpt.meta.get("dataset", "mnist-mini"), data_dir)
-        run.record_input("checkpoint", ckpt.weights, ckpt.meta["weights_sha256"])
-        result = accuracy(model, data, split=split, device=torch_device, batch_size=batch_size)
+        models = load_models(sources, torch_device)
+        data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+        frames = []
+        for loaded in models:
+            for role, path in loaded.files.items():
+                run.record_input(f"{loaded.label}:{role}", path)
+            frames.append(accuracy(loaded.model, data, split=split, device=torch_device,
+                                   batch_size=batch_size).assign(model=loaded.label))
+        result = pd.concat(frames, ignore_index=True)
+        result = result[["model", *[c for c in result.columns if c != "model"]]]
         run.write_csv("accuracy.csv", result)
     console = stdout()
     if json_output:
