@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -20,6 +20,9 @@ from licli.errors import LicliError
 from licli.models import ModelSpec, build_model
 from licli.reporting.files import atomic_write_bytes, atomic_write_json
 from licli.runtime import sha256_file
+
+if TYPE_CHECKING:
+    from licli.models.foreign import ForeignSpec
 
 FORMAT = "licli-checkpoint"
 FORMAT_VERSION = 1
@@ -48,7 +51,7 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec,
+def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec | ForeignSpec,
                     extra: dict[str, Any] | None = None) -> Checkpoint:
     """Write weights atomically, then metadata holding their sha256 (so a torn pair is detected)."""
     weights, metadata = checkpoint_paths(path)
@@ -95,8 +98,19 @@ def load_state(weights: Path) -> dict[str, torch.Tensor]:
                          "the file is corrupt or not safetensors; restore it or retrain") from None
 
 
+def compact_keys(keys: list[str]) -> str:
+    """Name every key, grouping siblings: ``bn1.weight, bn1.bias`` → ``bn1.{weight,bias}``."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        parent, _, leaf = key.rpartition(".")
+        groups.setdefault(parent, []).append(leaf)
+    return ", ".join(f"{parent}.{{{','.join(leaves)}}}" if parent and len(leaves) > 1
+                     else (f"{parent}.{leaves[0]}" if parent else leaves[0])
+                     for parent, leaves in groups.items())
+
+
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor."""
+    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor in one line."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -104,25 +118,43 @@ def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: 
               if k in state and state[k].shape != v.shape]
     problems = []
     if missing:
-        problems.append(f"missing {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+        problems.append(f"{len(missing)} missing: {compact_keys(missing)}")
     if unexpected:
-        problems.append(f"unexpected {', '.join(unexpected[:8])}{' …' if len(unexpected) > 8 else ''}")
+        problems.append(f"{len(unexpected)} unexpected: {compact_keys(unexpected)}")
     if shapes:
-        problems.append(f"mis-shaped {', '.join(shapes[:8])}{' …' if len(shapes) > 8 else ''}")
+        problems.append(f"{len(shapes)} mis-shaped: {', '.join(shapes)}")
     if problems:
-        raise LicliError(f"weights in {source} do not fit the model: {'; '.join(problems)}",
-                         "use the checkpoint made for this architecture (check --model and its options)")
+        raise LicliError(f"weights in {source} do not fit the model ({len(expected)} tensors): {'; '.join(problems)}",
+                         "use the weights made for this architecture (check the model and its options, "
+                         "or map key prefixes with --rename OLD=NEW)")
     model.load_state_dict(state, strict=True)
+
+
+def _rebuild_licli(entry: dict[str, Any]) -> torch.nn.Module:
+    return build_model(ModelSpec.from_dict(entry))
+
+
+def _rebuild_foreign(entry: dict[str, Any]) -> torch.nn.Module:
+    from licli.models.foreign import ForeignSpec, build_foreign
+
+    return build_foreign(ForeignSpec.from_dict(entry))
+
+
+MODEL_KINDS = {"licli": _rebuild_licli, "foreign": _rebuild_foreign}
+"""How a checkpoint's ``model`` entry is rebuilt, by its ``kind`` (absent means ``licli``)."""
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Checkpoint]:
     """Rebuild the model from metadata, load its weights strictly, return it in eval mode on ``device``."""
+    from licli.registry import pick
+
     checkpoint = read_checkpoint(path)
+    entry = checkpoint.meta["model"]
+    rebuild = pick(MODEL_KINDS, entry.get("kind", "licli") if isinstance(entry, dict) else "licli", "model kind")
     try:
-        spec = checkpoint.spec
-    except (KeyError, TypeError, ValueError) as error:
+        model = rebuild(entry)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise LicliError(f"checkpoint metadata {checkpoint.metadata} has a malformed model entry ({error})",
                          "restore the file from the run folder or retrain") from None
-    model = build_model(spec)
     load_strict(model, load_state(checkpoint.weights), str(checkpoint.weights))
     return model.to(device).eval(), checkpoint

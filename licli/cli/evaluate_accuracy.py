@@ -44,6 +44,8 @@ def evaluate_accuracy(
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
         models = load_models(sources, torch_device)
         data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+        for role, path in data.files.items():
+            run.record_input(role, path)
         frames = []
         for loaded in models:
             for role, path in loaded.files.items():

@@ -10,30 +10,129 @@ from typing import Any
 
 import typer
 
+from licli.cli.app import parse_json_option
 from licli.errors import LicliError
+from licli.models.foreign import ForeignSpec, parse_renames, parse_shape
 from licli.models.sources import ModelSource
 
-_MODEL_OPTIONS = [
-    inspect.Parameter("checkpoint", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
-                      default=typer.Option([], "--checkpoint", "-c",
-                                           help="licli checkpoint (.safetensors with its .json, or a train run "
-                                                "folder). Repeat for several models.")),
+
+def _option(name: str, annotation: Any, default: Any, *flags: str, help: str) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
+                             default=typer.Option(default, *flags, help=help))
+
+
+_CHECKPOINT_OPTIONS = [
+    _option("checkpoint", list[Path], [], "--checkpoint", "-c",
+            help="licli checkpoint (.safetensors with its .json, or a train run folder). Repeat for several models."),
+]
+
+_FOREIGN_OPTIONS = [
+    _option("model", str, None, "--model",
+            help="A torchvision architecture, e.g. torchvision:resnet18 (randomly initialised unless --weights)."),
+    _option("model_def", str, None, "--model-def",
+            help="Your own model: FILE.py:NAME, a class or factory function returning an nn.Module. "
+                 "WARNING: licli imports FILE.py, which runs its code: only pass files you trust."),
+    _option("model_args", str, None, "--model-args",
+            help="JSON object of keyword arguments for --model / --model-def, e.g. '{\"depth\": 18}'."),
+    _option("num_classes", int, None, "--num-classes",
+            help="Number of classes (passed to torchvision models; checked against the output of others)."),
+    _option("weights", Path, None, "--weights",
+            help="Weights for --model/--model-def: .safetensors, or a .pt/.pth state dict (loaded with "
+                 "torch.load(weights_only=True); pickled objects are refused). Nested 'state_dict'/'model' "
+                 "entries and 'module.' prefixes are handled."),
+    _option("rename", list[str], [], "--rename",
+            help="Map a weights key prefix OLD=NEW before strict loading (repeatable), e.g. --rename fc=linear."),
+    _option("input_mean", str, None, "--input-mean",
+            help="Per-channel mean the model expects, e.g. 0.4914,0.4822,0.4465: licli feeds images in [0, 1] "
+                 "and normalises inside, so attack budgets stay in pixel units."),
+    _option("input_std", str, None, "--input-std", help="Per-channel standard deviation (with --input-mean)."),
+    _option("input_size", str, None, "--input-size",
+            help="Input size CxHxW of --model/--model-def (default 3x32x32), checked against the dataset."),
 ]
 
 
-def with_model_sources(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the model-source options to ``command``, which receives them as ``sources: list[ModelSource]``."""
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise LicliError(f"{flag} {text!r} is not a comma-separated list of numbers",
+                         f"pass one value per channel, e.g. {flag} 0.5,0.5,0.5") from None
+
+
+def foreign_source(options: dict[str, Any]) -> ModelSource | None:
+    """The foreign model described by the ``_FOREIGN_OPTIONS`` values (popped from ``options``), if any."""
+    values = {p.name: options.pop(p.name) for p in _FOREIGN_OPTIONS}
+    if values["model"] is None and values["model_def"] is None:
+        given = [f"--{name.replace('_', '-')}" for name, value in values.items() if value not in (None, [])]
+        if given:
+            raise LicliError(f"{', '.join(given)} describe a foreign model, but none was named",
+                             "add --model torchvision:NAME or --model-def FILE.py:NAME")
+        return None
+    if values["model"] is not None and values["model_def"] is not None:
+        raise LicliError("--model and --model-def both name a model", "pass one of them")
+    if values["model_def"] is not None:
+        path, sep, name = values["model_def"].rpartition(":")
+        if not sep or not path or not name:
+            raise LicliError(f"--model-def {values['model_def']!r} is not FILE.py:NAME",
+                             "pass e.g. --model-def models/resnet.py:ResNet18")
+        kind, target = "definition", f"{Path(path).expanduser().resolve()}:{name}"
+    else:
+        prefix, sep, target = values["model"].partition(":")
+        if not sep or not target:
+            raise LicliError(f"--model {values['model']!r} is not SOURCE:NAME",
+                             "pass e.g. --model torchvision:resnet18 (for your own class use --model-def)")
+        kind = prefix
+    shape = {} if values["input_size"] is None else {"input_shape": parse_shape(values["input_size"])}
+    spec = ForeignSpec(kind=kind, target=target, args=parse_json_option(values["model_args"], "--model-args") or {},
+                       num_classes=values["num_classes"], input_mean=_floats(values["input_mean"], "--input-mean"),
+                       input_std=_floats(values["input_std"], "--input-std"), **shape)
+    return ModelSource(foreign=spec, weights=None if values["weights"] is None else str(values["weights"]),
+                       renames=parse_renames(values["rename"]))
+
+
+def _inject(command: Callable[..., Any], options: list[inspect.Parameter], target: str,
+            build: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
     signature = inspect.signature(command)
     kept = [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            for name, p in signature.parameters.items() if name != "sources"]
+            for name, p in signature.parameters.items() if name != target]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        checkpoints = kwargs.pop("checkpoint")
-        if not checkpoints:
-            raise LicliError("no model given", "pass --checkpoint PATH (repeat it for several models)")
-        kwargs["sources"] = [ModelSource(checkpoint=str(path)) for path in checkpoints]
+        kwargs[target] = build(kwargs)
         return command(**kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*_MODEL_OPTIONS, *kept])  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=[*options, *kept])  # type: ignore[attr-defined]
     return wrapper
+
+
+def _model_sources(options: dict[str, Any]) -> list[ModelSource]:
+    sources = [ModelSource(checkpoint=str(path)) for path in options.pop("checkpoint")]
+    foreign = foreign_source(options)
+    sources += [foreign] if foreign is not None else []
+    if not sources:
+        raise LicliError("no model given", "pass --checkpoint PATH (repeatable), --model torchvision:NAME "
+                                           "or --model-def FILE.py:NAME")
+    return sources
+
+
+def _one_foreign_source(options: dict[str, Any]) -> ModelSource:
+    source = foreign_source(options)
+    if source is None:
+        raise LicliError("no model given", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")
+    return source
+
+
+def with_model_sources(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the model-source options to ``command``, which receives them as ``sources: list[ModelSource]``.
+
+    Every repeated ``--checkpoint`` is one source; ``--model``/``--model-def`` (with ``--weights`` …)
+    adds one foreign source after them.
+    """
+    return _inject(command, [*_CHECKPOINT_OPTIONS, *_FOREIGN_OPTIONS], "sources", _model_sources)
+
+
+def with_foreign_source(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the foreign-model options to ``command``, which receives them as ``source: ModelSource``."""
+    return _inject(command, _FOREIGN_OPTIONS, "source", _one_foreign_source)

@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
-from licli.data.core import Dataset, Split, batches, resolve_data_dir
+from licli.data.cifar10 import load_cifar10, load_cifar10_mini
+from licli.data.core import Dataset, Split, batches, cache_dir, resolve_data_dir
 from licli.data.mnist import load_mnist, load_mnist_mini
 
 DATASETS = {
     "mnist": load_mnist,
     "mnist-mini": load_mnist_mini,
+    "cifar10": load_cifar10,
+    "cifar10-mini": load_cifar10_mini,
 }
 
 
@@ -22,4 +25,4 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     return loader(resolve_data_dir(data_dir), download)
 
 
-__all__ = ["DATASETS", "Dataset", "Split", "batches", "load_dataset", "resolve_data_dir"]
+__all__ = ["DATASETS", "Dataset", "Split", "batches", "cache_dir", "load_dataset", "resolve_data_dir"]

@@ -10,6 +10,16 @@ from pathlib import Path
 import torch
 
 DATA_DIR_ENV = "LICLI_DATA_DIR"
+CACHE_DIR_ENV = "LICLI_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """``$LICLI_CACHE_DIR``, else the user cache folder (platformdirs) for decoded datasets."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("licli"))
 
 
 def resolve_data_dir(flag: str | os.PathLike | None) -> Path:
@@ -18,9 +28,7 @@ def resolve_data_dir(flag: str | os.PathLike | None) -> Path:
         return Path(flag).expanduser()
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("licli")) / "data"
+    return cache_dir() / "data"
 
 
 @dataclass(frozen=True)

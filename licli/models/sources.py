@@ -1,25 +1,62 @@
-"""Where an evaluated model comes from. Every evaluation command loads models through ``load_model``.
+"""Where an evaluated model comes from. Every evaluation command loads models through ``load_models``.
 
-Today a source is a licli checkpoint; foreign architectures and weights (issue 9) extend
-``ModelSource`` and ``load_model`` here, so every command gains them at once.
+A ``ModelSource`` is either a licli checkpoint (written by ``licli train`` or ``licli import``) or a
+foreign model: a torchvision architecture or the user's own class (``licli.models.foreign``) with
+optional weights from a safetensors file or a plain PyTorch state dict. Whatever the source, the
+loaded model takes images in [0, 1], is in eval mode on the device, and ``LoadedModel.files`` names
+every file it was built from so the run's manifest records their sha256.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from licli.errors import CheckFailed, LicliError
+from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
+from licli.runtime import sha256_file
+
 
 @dataclass(frozen=True)
 class ModelSource:
+    """A licli ``checkpoint`` path, or a ``foreign`` spec with optional ``weights`` and key ``renames``."""
+
     checkpoint: str | None = None
+    foreign: ForeignSpec | None = None
+    weights: str | None = None
+    renames: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (self.foreign is None):
+            raise LicliError("a model source is either a licli checkpoint or a foreign model",
+                             "pass --checkpoint PATH, or --model torchvision:NAME / --model-def FILE.py:NAME")
+        if self.checkpoint is not None and (self.weights or self.renames):
+            raise LicliError("--weights and --rename apply to --model or --model-def, not to --checkpoint",
+                             "a licli checkpoint carries its own weights")
+
+    @property
+    def kind(self) -> str:
+        return "checkpoint" if self.checkpoint is not None else "foreign"
 
     def describe(self) -> str:
-        return str(self.checkpoint)
+        if self.foreign is None:
+            return str(self.checkpoint)
+        spec = self.foreign
+        parts = [spec.describe()]
+        parts += [f"args={json.dumps(spec.args, sort_keys=True)}"] if spec.args else []
+        parts += [f"num_classes={spec.num_classes}"] if spec.num_classes is not None else []
+        parts += [f"input_size={'x'.join(map(str, spec.input_shape))}"]
+        if spec.input_mean is not None:
+            parts += [f"input_mean={list(spec.input_mean)}", f"input_std={list(spec.input_std or ())}"]
+        parts += [f"weights={self.weights}"] if self.weights else []
+        parts += [f"rename={old}={new}" for old, new in self.renames]
+        return " ".join(parts)
 
 
 @dataclass
@@ -36,15 +73,59 @@ class LoadedModel:
     """The dataset the model was trained on, the default for evaluations."""
 
 
-def load_model(source: ModelSource, device: torch.device) -> LoadedModel:
+def _probe(model: nn.Module, label: str, device: torch.device) -> None:
+    """Foreign models are probed once: right input size, (batch, classes) logits, not probabilities."""
+    if isinstance(model, ForeignModel):
+        check_logits(model, model.input_shape, device, None, label)
+
+
+def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
     from licli.checkpoints import load_checkpoint
 
     model, checkpoint = load_checkpoint(source.checkpoint, device)
     label = Path(checkpoint.weights).parent.name if checkpoint.weights.name == "model.safetensors" \
         else checkpoint.weights.stem
-    return LoadedModel(model=model, label=label, meta=checkpoint.meta,
-                       files={"weights": str(checkpoint.weights), "metadata": str(checkpoint.metadata)},
+    files = {"weights": str(checkpoint.weights), "metadata": str(checkpoint.metadata)}
+    if checkpoint.meta["model"].get("kind") == "foreign":
+        foreign = ForeignSpec.from_dict(checkpoint.meta["model"])
+        if foreign.kind == "definition":
+            files["definition"] = str(foreign.definition[0])
+    _probe(model, label, device)
+    return LoadedModel(model=model, label=label, meta=checkpoint.meta, files=files,
                        dataset=checkpoint.meta.get("dataset"))
+
+
+def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
+    spec = source.foreign
+    model = build_foreign(spec)
+    files: dict[str, str] = {}
+    if spec.kind == "definition":
+        files["definition"] = str(spec.definition[0])
+    label = spec.definition[1] if spec.kind == "definition" else spec.target
+    if source.weights is not None:
+        weights = Path(source.weights).expanduser()
+        state = read_state_dict(weights, list(model.net.state_dict()), source.renames)
+        from licli.checkpoints import load_strict
+
+        load_strict(model.net, state, str(weights))
+        files["weights"] = str(weights)
+        label = weights.stem
+    model = model.to(device).eval()
+    check_logits(model, spec.input_shape, device, spec.num_classes, label)
+    meta = {"model": spec.to_dict(), "weights": source.weights, "renames": [list(pair) for pair in source.renames]}
+    return LoadedModel(model=model, label=label, meta=meta, files=files)
+
+
+SOURCE_KINDS: dict[str, Callable[[ModelSource, torch.device], LoadedModel]] = {
+    "checkpoint": _load_checkpoint,
+    "foreign": _load_foreign,
+}
+
+
+def load_model(source: ModelSource, device: torch.device) -> LoadedModel:
+    from licli.registry import pick
+
+    return pick(SOURCE_KINDS, source.kind, "model source")(source, device)
 
 
 def load_models(sources: list[ModelSource], device: torch.device) -> list[LoadedModel]:
@@ -56,3 +137,31 @@ def load_models(sources: list[ModelSource], device: torch.device) -> list[Loaded
         if seen[item.label] > 1:
             item.label = f"{item.label}#{seen[item.label]}"
     return loaded
+
+
+def import_model(source: ModelSource, out: str | Path, dataset: str | None = None) -> tuple[Any, LoadedModel]:
+    """Convert a foreign model into a licli checkpoint at ``out`` (``licli import``).
+
+    The metadata pins the definition file by sha256 (``load_checkpoint`` refuses a changed file) and
+    records the weights file it came from. The written checkpoint is reloaded and must give exactly
+    the same outputs on a probe batch, else ``CheckFailed``.
+    """
+    from licli.checkpoints import load_checkpoint, save_checkpoint
+
+    if source.foreign is None:
+        raise LicliError("licli import converts a foreign model", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")
+    spec = source.foreign
+    if spec.kind == "definition" and spec.definition[0].is_file():
+        spec = replace(spec, definition_sha256=sha256_file(spec.definition[0]))
+    loaded = load_model(replace(source, foreign=spec), torch.device("cpu"))
+    extra: dict[str, Any] = {"dataset": dataset, "imported_from": {
+        "weights": source.weights, "weights_sha256": sha256_file(source.weights) if source.weights else None,
+        "renames": [list(pair) for pair in source.renames]}}
+    checkpoint = save_checkpoint(out, loaded.model, spec, extra=extra)
+    reloaded, _ = load_checkpoint(checkpoint.weights)
+    probe = torch.rand(8, *spec.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        if not torch.equal(loaded.model(probe), reloaded(probe)):
+            raise CheckFailed(f"the imported checkpoint {checkpoint.weights} does not reproduce the model's outputs",
+                              "report this with the model definition")
+    return checkpoint, loaded

@@ -1,0 +1,237 @@
+"""CIFAR-10 from the user's own copy, decoded once into uint8 tensors.
+
+Three layouts are read, looked for in this order under the data root:
+
+1. ``cifar-10-batches-py/`` — torchvision's ``CIFAR10`` python batches (``--download`` fetches them);
+2. ``cifar10/{train,test}/<class>/*`` or ``cifar10-jpeg/{train,test}/<class>/*`` — image folders
+   (torchvision ``ImageFolder`` layout: classes are the sorted folder names, files sorted by name);
+3. ``cifar10-jpeg.tar.gz`` — the same image folders in one archive, decoded straight from the
+   archive (nothing is extracted to disk) and cached as ``.npy`` arrays in the user cache folder, keyed
+   by the archive's sha256, so only the first load pays for decoding 60,000 images.
+
+``cifar10-mini`` is a seeded stratified sample (200 train / 50 test images per class) for quick runs;
+from the folder and archive layouts only the sampled images are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from licli.data.core import Dataset, Split, cache_dir
+from licli.errors import LicliError
+from licli.runtime import sha256_file
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+BATCHES_FOLDER = "cifar-10-batches-py"
+BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+FOLDER_NAMES = ("cifar10", "cifar10-jpeg")
+ARCHIVE_NAME = "cifar10-jpeg.tar.gz"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A seeded stratified sample: ``per_class`` images of each class from each split."""
+
+    train_per_class: int
+    test_per_class: int
+    seed: int = 0
+
+    def key(self) -> str:
+        return f"sample-{self.train_per_class}-{self.test_per_class}-{self.seed}"
+
+    def per_class(self, split: str) -> int:
+        return self.train_per_class if split == "train" else self.test_per_class
+
+
+MINI = Sample(train_per_class=200, test_per_class=50)
+
+
+def stratified_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """``per_class`` indices of each label, drawn without replacement by a seeded generator, sorted."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise LicliError(f"class {label} has only {len(members)} images, fewer than the {per_class} sampled",
+                             "use the full dataset (cifar10) or a complete copy of CIFAR-10")
+        order = torch.randperm(len(members), generator=generator)[:per_class].numpy()
+        chosen.append(members[np.sort(order)])
+    return np.sort(np.concatenate(chosen))
+
+
+def decode_images(blobs: Iterable[bytes]) -> np.ndarray:
+    """Decode encoded images (JPEG, PNG, …) with Pillow into one uint8 (N, H, W, 3) array."""
+    from PIL import Image, UnidentifiedImageError
+
+    arrays = []
+    for blob in blobs:
+        try:
+            with Image.open(io.BytesIO(blob)) as image:
+                arrays.append(np.asarray(image.convert("RGB")))
+        except (UnidentifiedImageError, OSError) as error:
+            raise LicliError(f"cannot decode a CIFAR-10 image ({error})",
+                             "the copy is damaged: restore it from its source") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise LicliError(f"CIFAR-10 images have different sizes ({sorted(shapes)[:3]})",
+                         "all images must be 32×32; resize them before use")
+    return np.stack(arrays) if arrays else np.zeros((0, 32, 32, 3), np.uint8)
+
+
+def _split_from_listing(entries: list[tuple[str, int, object]], per_class: int | None, seed: int,
+                        read: Callable[[object], bytes]) -> Split:
+    """``entries`` are (file name, class index, member); ``read(member)`` gives the encoded bytes."""
+    entries = sorted(entries, key=lambda entry: (entry[1], entry[0]))
+    labels = np.array([entry[1] for entry in entries], dtype=np.int64)
+    keep = np.arange(len(entries)) if per_class is None else stratified_indices(labels, per_class, seed)
+    images = decode_images(read(entries[i][2]) for i in keep)
+    return _split(images, labels[keep])
+
+
+def _split(images_nhwc: np.ndarray, labels: np.ndarray) -> Split:
+    return Split(torch.from_numpy(np.ascontiguousarray(images_nhwc.transpose(0, 3, 1, 2))),
+                 torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+
+
+def _class_index(name: str, split: str, where: Path) -> int:
+    if name not in CIFAR10_CLASSES:
+        raise LicliError(f"unexpected class folder {split}/{name} in {where}",
+                         f"CIFAR-10 class folders are {', '.join(CIFAR10_CLASSES)}")
+    return CIFAR10_CLASSES.index(name)
+
+
+def _read_batches(folder: Path, sample: Sample | None, download: bool) -> tuple[Split, Split]:
+    from torchvision.datasets import CIFAR10
+
+    try:
+        splits = [CIFAR10(str(folder.parent), train=train, download=download) for train in (True, False)]
+    except (RuntimeError, OSError, ValueError, EOFError) as error:
+        raise LicliError(f"could not read CIFAR-10 batches from {folder} ({error})",
+                         "check the files or re-fetch them with --download") from None
+    result = []
+    for name, split in zip(SPLITS, splits):
+        labels = np.asarray(split.targets, dtype=np.int64)
+        keep = np.arange(len(labels)) if sample is None else stratified_indices(labels, sample.per_class(name),
+                                                                                sample.seed)
+        result.append(_split(split.data[keep], labels[keep]))
+    return result[0], result[1]
+
+
+def _read_folders(folder: Path, sample: Sample | None) -> tuple[Split, Split]:
+    result = []
+    for split in SPLITS:
+        entries = [(path.name, _class_index(path.parent.name, split, folder), str(path))
+                   for path in (folder / split).glob("*/*") if path.suffix.lower() in IMAGE_SUFFIXES]
+        result.append(_split_from_listing(entries, sample and sample.per_class(split),
+                                          sample.seed if sample else 0, lambda p: Path(p).read_bytes()))
+    return result[0], result[1]
+
+
+def _read_archive(archive: Path, sample: Sample | None) -> tuple[Split, Split]:
+    """Read every image of the archive into memory (≈ 20 MB compressed), then decode the kept ones."""
+    listing: dict[str, list] = {split: [] for split in SPLITS}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = Path(member.name).parts
+                if not member.isfile() or len(parts) < 4 or parts[-3] not in SPLITS \
+                        or Path(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                blob = tar.extractfile(member).read()
+                listing[parts[-3]].append((parts[-1], _class_index(parts[-2], parts[-3], archive), blob))
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise LicliError(f"cannot read the CIFAR-10 archive {archive} ({error})",
+                         "the archive is corrupt or truncated: restore it from its source") from None
+    if not all(listing.values()):
+        raise LicliError(f"{archive} holds no {' or '.join(s for s in SPLITS if not listing[s])} images",
+                         f"expected {{train,test}}/<class>/*.jpg inside; restore the archive")
+    splits = [_split_from_listing(listing[split], sample and sample.per_class(split),
+                                  sample.seed if sample else 0, lambda blob: blob) for split in SPLITS]
+    return splits[0], splits[1]
+
+
+CACHE_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+def _cached(key: str, build: Callable[[], tuple[Split, Split]]) -> tuple[Split, Split]:
+    """Load the decoded arrays of ``key`` from the cache, or build and cache them (atomically).
+
+    The arrays are written into a temporary folder beside the final one, which is then renamed into
+    place: a reader sees a complete cache entry or none. A cache that cannot be written is skipped.
+    """
+    folder = cache_dir() / "cifar10" / key
+    if all((folder / f"{name}.npy").exists() for name in CACHE_ARRAYS):
+        try:
+            arrays = {name: np.load(folder / f"{name}.npy") for name in CACHE_ARRAYS}
+            return (Split(torch.from_numpy(arrays["train_images"]), torch.from_numpy(arrays["train_labels"])),
+                    Split(torch.from_numpy(arrays["test_images"]), torch.from_numpy(arrays["test_labels"])))
+        except (OSError, ValueError, EOFError):
+            shutil.rmtree(folder, ignore_errors=True)
+    train, test = build()
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+        for name, tensor in zip(CACHE_ARRAYS, (train.images, train.labels, test.images, test.labels)):
+            with open(staging / f"{name}.npy", "wb") as handle:
+                np.save(handle, tensor.numpy())
+                handle.flush()
+                os.fsync(handle.fileno())
+        try:
+            os.replace(staging, folder)
+        except OSError:  # another process cached it first
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError:
+        pass
+    return train, test
+
+
+def _missing(root: Path) -> LicliError:
+    return LicliError(
+        f"CIFAR-10 not found in {root}: expected {BATCHES_FOLDER}/{{{','.join(BATCH_FILES)}}} (torchvision), "
+        f"or {{{','.join(FOLDER_NAMES)}}}/{{train,test}}/<class>/*.jpg|png (image folders), or {ARCHIVE_NAME}",
+        "put one of them there, point --data-dir or LICLI_DATA_DIR at their root, or add --download")
+
+
+def read_cifar10(root: Path, download: bool = False, sample: Sample | None = None) -> Dataset:
+    """Find CIFAR-10 under ``root`` in one of the three layouts and load it (or ``sample`` of it)."""
+    name = "cifar10" if sample is None else "cifar10-mini"
+    batches = root / BATCHES_FOLDER
+    folders = [root / folder for folder in FOLDER_NAMES if (root / folder / "train").is_dir()]
+    archive = root / ARCHIVE_NAME
+    if all((batches / file).exists() for file in BATCH_FILES) or (download and not folders and not archive.exists()):
+        train, test = _read_batches(batches, sample, download)
+        files = {f"cifar10/{file}": str(batches / file) for file in BATCH_FILES}
+    elif folders:
+        train, test = _read_folders(folders[0], sample)
+        files = {}
+    elif archive.exists():
+        digest = sha256_file(archive)
+        key = digest[:32] if sample is None else f"{digest[:32]}-{sample.key()}"
+        train, test = _cached(key, lambda: _read_archive(archive, sample))
+        files = {f"cifar10/{ARCHIVE_NAME}": str(archive)}
+    else:
+        raise _missing(root)
+    return Dataset(name=name, train=train, test=test, num_classes=10, classes=CIFAR10_CLASSES, files=files)
+
+
+def load_cifar10(root: Path, download: bool = False) -> Dataset:
+    """All 50,000 training and 10,000 test images."""
+    return read_cifar10(root, download)
+
+
+def load_cifar10_mini(root: Path, download: bool = False) -> Dataset:
+    """A seeded stratified sample of CIFAR-10: 2,000 training and 500 test images (see ``MINI``)."""
+    return read_cifar10(root, download, MINI)

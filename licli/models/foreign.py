@@ -1,0 +1,332 @@
+"""Models licli did not build: torchvision architectures by name and the user's own classes.
+
+A ``ForeignSpec`` says how to rebuild such a model (stored in an imported checkpoint's metadata as
+model kind ``foreign``); ``build_foreign`` builds it inside a ``ForeignModel`` that takes inputs in
+[0, 1] — normalising them with the user's per-channel mean and std, so attack budgets stay in pixel
+units — and checks their size. ``read_state_dict`` reads foreign weights without ever unpickling
+arbitrary objects.
+
+``--model-def file.py:Name`` imports ``file.py``: that runs the user's code, as their own scripts do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import pickle
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from licli.errors import LicliError
+from licli.models.normalize import Normalize
+from licli.runtime import sha256_file
+
+NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "network")
+"""Keys under which training scripts commonly nest the state dict, tried in this order."""
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+"""Prefixes added by DataParallel/DistributedDataParallel and by torch.compile."""
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"3x32x32"`` or ``"3,32,32"`` → (channels, height, width)."""
+    parts = re.split(r"[x,×]", text.strip().lower())
+    try:
+        shape = tuple(int(part) for part in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise LicliError(f"--input-size {text!r} is not CxHxW", "pass e.g. --input-size 3x32x32")
+    return shape  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ForeignSpec:
+    """Everything needed to rebuild a foreign model. ``kind`` is ``definition`` or ``torchvision``.
+
+    ``target`` is ``/abs/path/file.py:Name`` for a definition (``definition_sha256`` pins the file)
+    or a torchvision model name.
+    """
+
+    kind: str
+    target: str
+    args: dict[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
+    input_shape: tuple[int, int, int] = (3, 32, 32)
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
+    definition_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        pick_architecture(self.kind)
+        if (self.input_mean is None) != (self.input_std is None):
+            raise LicliError("--input-mean and --input-std go together", "pass both (one value per channel) or neither")
+        if self.input_mean is not None:
+            channels = self.input_shape[0]
+            if len(self.input_mean) != channels or len(self.input_std) != channels:  # type: ignore[arg-type]
+                raise LicliError(f"--input-mean/--input-std need one value per input channel ({channels})",
+                                 f"pass {channels} comma-separated values to each (or change --input-size)")
+            if min(self.input_std) <= 0:  # type: ignore[type-var]
+                raise LicliError(f"--input-std must be > 0 (got {list(self.input_std)})",  # type: ignore[arg-type]
+                                 "pass the per-channel standard deviations, e.g. 0.247,0.243,0.261")
+        if self.num_classes is not None and self.num_classes < 1:
+            raise LicliError(f"--num-classes must be ≥ 1 (got {self.num_classes})", "pass e.g. --num-classes 10")
+
+    @property
+    def definition(self) -> tuple[Path, str]:
+        path, _, name = self.target.rpartition(":")
+        return Path(path), name
+
+    def describe(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "foreign", "source": self.kind, "target": self.target, "args": dict(self.args),
+                "num_classes": self.num_classes, "input_shape": list(self.input_shape),
+                "input_mean": None if self.input_mean is None else list(self.input_mean),
+                "input_std": None if self.input_std is None else list(self.input_std),
+                "definition_sha256": self.definition_sha256}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ForeignSpec":
+        return cls(kind=data["source"], target=data["target"], args=dict(data.get("args") or {}),
+                   num_classes=data.get("num_classes"), input_shape=tuple(data["input_shape"]),
+                   input_mean=None if data.get("input_mean") is None else tuple(data["input_mean"]),
+                   input_std=None if data.get("input_std") is None else tuple(data["input_std"]),
+                   definition_sha256=data.get("definition_sha256"))
+
+
+class ForeignModel(nn.Module):
+    """``net`` behind an input check and optional normalisation; inputs are in [0, 1] pixel units."""
+
+    def __init__(self, net: nn.Module, input_shape: Sequence[int], mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.normalize = Normalize(mean, std) if mean is not None else nn.Identity()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise LicliError(
+                f"the model takes {'×'.join(map(str, self.input_shape))} inputs but got "
+                f"{'×'.join(map(str, x.shape[1:]))} images",
+                "pick the dataset the model was made for with --dataset, or declare its --input-size")
+        return self.net(self.normalize(x))
+
+
+def import_definition(path: Path, name: str) -> Callable[..., Any]:
+    """Import the user's ``path`` (this RUNS their file) and return its attribute ``name``.
+
+    The file's folder is on ``sys.path`` while it is imported, so it can import its sibling modules.
+    """
+    if not path.is_file():
+        raise LicliError(f"model definition file {path} not found", "pass --model-def path/to/file.py:ClassName")
+    module_name = f"licli_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise LicliError(f"cannot import {path} as Python", "pass a .py file: --model-def file.py:ClassName")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - the user's code may raise anything; report it in one line
+        sys.modules.pop(module_name, None)
+        raise LicliError(f"importing {path} failed: {type(error).__name__}: {error}",
+                         "fix the model definition file (rerun with --debug for the traceback)") from error
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    target = getattr(module, name, None)
+    if not callable(target):
+        found = sorted(k for k, v in vars(module).items()
+                       if not k.startswith("_") and (isinstance(v, type) and issubclass(v, nn.Module)
+                                                     or callable(v) and getattr(v, "__module__", "") == module_name))
+        raise LicliError(f"{path} defines no class or function {name!r}",
+                         f"choose one of: {', '.join(found) or '(none found)'}")
+    return target
+
+
+def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str) -> nn.Module:
+    try:
+        model = builder(**args)
+    except TypeError as error:
+        raise LicliError(f"cannot build {what} with arguments {dict(args)} ({error})",
+                         "pass the constructor's arguments as JSON with --model-args") from None
+    if not isinstance(model, nn.Module):
+        raise LicliError(f"{what} returned {type(model).__name__}, not a torch.nn.Module",
+                         "name a class (or factory function) that builds the network")
+    return model
+
+
+def build_definition(spec: ForeignSpec) -> nn.Module:
+    path, name = spec.definition
+    if spec.definition_sha256 is not None and path.is_file() and sha256_file(path) != spec.definition_sha256:
+        raise LicliError(f"model definition {path} changed since the checkpoint was imported "
+                         f"(sha256 {sha256_file(path)[:12]}… expected {spec.definition_sha256[:12]}…)",
+                         "restore the original file, or re-run `licli import` with the new one")
+    args = dict(spec.args)
+    if spec.num_classes is not None and "num_classes" in args and args["num_classes"] != spec.num_classes:
+        raise LicliError(f"--num-classes {spec.num_classes} contradicts --model-args num_classes={args['num_classes']}",
+                         "give the number of classes once")
+    return _call(import_definition(path, name), args, f"{path.name}:{name}")
+
+
+def torchvision_names() -> dict[str, Callable[..., nn.Module]]:
+    """Classification architectures of ``torchvision.models``, by name."""
+    import torchvision.models as tv
+
+    return {name: tv.get_model_builder(name) for name in tv.list_models(module=tv)}
+
+
+def build_torchvision(spec: ForeignSpec) -> nn.Module:
+    from licli.registry import pick
+
+    builder = pick(torchvision_names(), spec.target, "torchvision model")
+    args = {"weights": None, **spec.args}
+    if spec.num_classes is not None:
+        args["num_classes"] = spec.num_classes
+    if args["weights"] is not None:
+        raise LicliError("torchvision weights cannot be downloaded by licli",
+                         "save them to a file and pass it with --weights")
+    return _call(builder, args, f"torchvision {spec.target}")
+
+
+ARCHITECTURES: dict[str, Callable[[ForeignSpec], nn.Module]] = {
+    "definition": build_definition,
+    "torchvision": build_torchvision,
+}
+
+
+def pick_architecture(kind: str) -> Callable[[ForeignSpec], nn.Module]:
+    from licli.registry import pick
+
+    return pick(ARCHITECTURES, kind, "model source")
+
+
+def build_foreign(spec: ForeignSpec) -> ForeignModel:
+    """The network of ``spec`` (randomly initialised) inside its ``ForeignModel``."""
+    net = pick_architecture(spec.kind)(spec)
+    return ForeignModel(net, spec.input_shape, spec.input_mean, spec.input_std)
+
+
+def _unpickling_refused(path: Path, error: Exception) -> LicliError:
+    found = re.search(r"(?:Unsupported global|Unsupported operand)[^\n.]*", str(error))
+    detail = f": {found.group(0).strip()}" if found else ""
+    return LicliError(f"{path} is not a plain state dict: loading it needs unpickling arbitrary Python objects"
+                      f"{detail}, which licli never does",
+                      "re-save it from your own code as torch.save(model.state_dict(), 'weights.pt') "
+                      "or as .safetensors")
+
+
+def read_weights(path: Path) -> Any:
+    """The raw content of a weights file: safetensors, or a ``torch.load(weights_only=True)`` pickle."""
+    if not path.is_file():
+        raise LicliError(f"weights file {path} not found", "pass --weights path/to/weights.safetensors|.pt|.pth")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+            raise LicliError(f"cannot read weights {path} ({error})",
+                             "the file is corrupt or not safetensors; restore it") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise _unpickling_refused(path, error) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as error:
+        message = " ".join(str(error).split())[:300]
+        raise LicliError(f"cannot read weights {path} ({message})",
+                         "pass a .safetensors file or a .pt/.pth state dict saved with torch.save") from None
+
+
+def unwrap_state_dict(content: Any, source: str) -> dict[str, torch.Tensor]:
+    """Find the ``name → tensor`` mapping in ``content``, looking inside ``NESTED_STATE_KEYS``."""
+    while isinstance(content, Mapping) and not all(isinstance(v, torch.Tensor) for v in content.values()):
+        nested = next((content[k] for k in NESTED_STATE_KEYS if isinstance(content.get(k), Mapping)), None)
+        if nested is None:
+            keys = ", ".join(map(str, list(content)[:8]))
+            raise LicliError(f"{source} holds no state dict (top-level keys: {keys})",
+                             f"save the model's state_dict, or nest it under one of {', '.join(NESTED_STATE_KEYS)}")
+        content = nested
+    if not isinstance(content, Mapping) or not content:
+        raise LicliError(f"{source} holds a {type(content).__name__}, not a state dict",
+                         "save torch.save(model.state_dict(), path)")
+    return {str(k): v for k, v in content.items()}
+
+
+def strip_wrapper_prefixes(state: dict[str, torch.Tensor], expected: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Drop ``module.``/``_orig_mod.`` when every key has it and the model's own keys do not."""
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def parse_renames(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``["fc=linear"]`` → ``(("fc", "linear"),)``."""
+    renames = []
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            raise LicliError(f"--rename {pair!r} is not OLD=NEW", "pass e.g. --rename fc=linear (a key prefix)")
+        renames.append((old, new))
+    return tuple(renames)
+
+
+def rename_keys(state: dict[str, torch.Tensor], renames: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """Replace each key prefix ``old`` (whole dotted components) by ``new``; a rename matching nothing is an error."""
+    for old, new in renames:
+        matched = [k for k in state if k == old or k.startswith(old + ".")]
+        if not matched:
+            raise LicliError(f"--rename {old}={new} matches no key of the weights",
+                             "check the prefix against the weights' keys (named in the strict-loading error)")
+        join = (lambda rest: new + rest) if new else (lambda rest: rest.removeprefix("."))
+        state = {(join(k[len(old):]) if k in matched else k): v for k, v in state.items()}
+    return state
+
+
+def read_state_dict(path: Path, expected: Sequence[str], renames: Sequence[tuple[str, str]] = ()
+                    ) -> dict[str, torch.Tensor]:
+    """Weights of ``path`` keyed like ``expected``: unwrapped, wrapper prefixes stripped, renamed."""
+    state = unwrap_state_dict(read_weights(path), str(path))
+    return rename_keys(strip_wrapper_prefixes(state, expected), renames)
+
+
+def check_logits(model: nn.Module, input_shape: Sequence[int], device: torch.device, num_classes: int | None,
+                 label: str, alpha: float = 1e-5) -> None:
+    """Probe ``model`` with seeded random images: its output must be (N, classes) logits, not probabilities.
+
+    The probability test is AutoAttack's ``check_range_output`` (checks.py): every output in
+    (−α, 1 + α) and every row summing to 1 within α. Log-probabilities pass (they are logits up to a
+    constant).
+    """
+    probe = torch.rand(4, *input_shape, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.no_grad():
+        try:
+            output = model(probe)
+        except LicliError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the user's forward may raise anything
+            raise LicliError(f"model {label} fails on a {'×'.join(map(str, input_shape))} input: "
+                             f"{type(error).__name__}: {' '.join(str(error).split())[:200]}",
+                             "check --input-size and the model definition") from None
+    if not isinstance(output, torch.Tensor) or output.dim() != 2:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise LicliError(f"model {label} returns {shape}, not a (batch, classes) tensor of logits",
+                         "make forward() return the logits")
+    if num_classes is not None and output.shape[1] != num_classes:
+        raise LicliError(f"model {label} returns {output.shape[1]} scores per image, not --num-classes {num_classes}",
+                         "pass the model's real number of classes")
+    if output.max() < 1 + alpha and output.min() > -alpha and ((output.sum(-1) - 1).abs() < alpha).all():
+        raise LicliError(f"model {label} returns probabilities (its outputs are ≥ 0 and sum to 1), not logits: "
+                         "gradient attacks on a softmax output under-estimate vulnerability",
+                         "remove the final softmax from forward() (logits or log-probabilities are fine)")
