@@ -217,7 +217,7 @@ def build_foreign(spec: ForeignSpec) -> ForeignModel:
 
 
 def _unpickling_refused(path: Path, error: Exception) -> LicliError:
-    found = re.search(r"(?:Unsupported global|Unsupported operand)[^\n.]*", str(error))
+    found = re.search(r"Unsupported (?:global|operand)[^\n]*?(?= was not|\n|$)", str(error))
     detail = f": {found.group(0).strip()}" if found else ""
     return LicliError(f"{path} is not a plain state dict: loading it needs unpickling arbitrary Python objects"
                       f"{detail}, which licli never does",
