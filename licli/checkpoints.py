@@ -118,11 +118,11 @@ def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: 
               if k in state and state[k].shape != v.shape]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing: {compact_keys(missing)}")
+        problems.append(f"missing ({len(missing)}): {compact_keys(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected: {compact_keys(unexpected)}")
+        problems.append(f"unexpected ({len(unexpected)}): {compact_keys(unexpected)}")
     if shapes:
-        problems.append(f"{len(shapes)} mis-shaped: {', '.join(shapes)}")
+        problems.append(f"mis-shaped ({len(shapes)}): {', '.join(shapes)}")
     if problems:
         raise LicliError(f"weights in {source} do not fit the model ({len(expected)} tensors): {'; '.join(problems)}",
                          "use the weights made for this architecture (check the model and its options, "

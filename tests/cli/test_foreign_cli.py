@@ -162,8 +162,8 @@ def _bad_files(tmp_path: Path, tiny_weights: Path) -> dict[str, Path]:
 
 BAD = [
     (["--weights", "{pickled}"], "needs unpickling arbitrary Python objects: Unsupported global: GLOBAL argparse"),
-    (["--weights", "{hidden16}"], "3 mis-shaped: body.1.weight (16, 784) vs model (8, 784)"),
-    (["--model-args", '{{"hidden": 4}}', "--weights", "{tiny}"], "mis-shaped: body.1.weight (8, 784) vs model (4, 784)"),
+    (["--weights", "{hidden16}"], "mis-shaped (3): body.1.weight (16, 784) vs model (8, 784)"),
+    (["--model-args", '{{"hidden": 4}}', "--weights", "{tiny}"], "mis-shaped (3): body.1.weight (8, 784) vs model (4, 784)"),
     (["--model-def", f"{TINY}:SoftmaxNet"], "returns probabilities"),
     (["--model-def", f"{TINY}:Missing"], "defines no class or function 'Missing'"),
     (["--model-def", "{broken}:Net"], "importing"),

@@ -68,7 +68,7 @@ def test_mismatched_architecture_names_every_key(tmp_path):
     with pytest.raises(LicliError) as error:
         load_model(ModelSource(foreign=tiny_spec(args={"hidden": 8}), weights=str(tmp_path / "w.pt")), CPU)
     message = str(error.value)
-    assert ("3 mis-shaped: body.1.weight (16, 784) vs model (8, 784), body.1.bias (16,) vs model (8,), "
+    assert ("mis-shaped (3): body.1.weight (16, 784) vs model (8, 784), body.1.bias (16,) vs model (8,), "
             "fc.weight (10, 16) vs model (10, 8);") in message
 
 
