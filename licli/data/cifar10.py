@@ -2,7 +2,8 @@
 
 Three layouts are read, looked for in this order under the data root:
 
-1. ``cifar-10-batches-py/`` — torchvision's ``CIFAR10`` python batches (``--download`` fetches them);
+1. ``cifar-10-batches-py/`` — torchvision's ``CIFAR10`` python batches (``--download`` fetches them),
+   read by an unpickler that admits numpy arrays only, so a tampered batch cannot run code;
 2. ``cifar10/{train,test}/<class>/*`` or ``cifar10-jpeg/{train,test}/<class>/*`` — image folders
    (torchvision ``ImageFolder`` layout: classes are the sorted folder names, files sorted by name);
 3. ``cifar10-jpeg.tar.gz`` — the same image folders in one archive, decoded straight from the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import shutil
 import tarfile
 import tempfile
@@ -113,20 +115,48 @@ def _class_index(name: str, split: str, where: Path) -> int:
     return CIFAR10_CLASSES.index(name)
 
 
-def _read_batches(folder: Path, sample: Sample | None, download: bool) -> tuple[Split, Split]:
-    from torchvision.datasets import CIFAR10
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches (dicts of numpy arrays, lists, bytes) and refuses any other global."""
 
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One python batch file → (N, 32, 32, 3) uint8 images, (N,) labels."""
     try:
-        splits = [CIFAR10(str(folder.parent), train=train, download=download) for train in (True, False)]
-    except (RuntimeError, OSError, ValueError, EOFError) as error:
-        raise LicliError(f"could not read CIFAR-10 batches from {folder} ({error})",
-                         "check the files or re-fetch them with --download") from None
+        with open(path, "rb") as handle:
+            batch = _ArrayUnpickler(handle, encoding="latin1").load()
+        data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        labels = np.asarray(batch.get("labels", batch.get("fine_labels")), dtype=np.int64)
+    except (pickle.UnpicklingError, OSError, EOFError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise LicliError(f"cannot read the CIFAR-10 batch {path} ({error})",
+                         "restore the file, or re-fetch the batches with --download") from None
+    return data, labels
+
+
+def _read_batches(folder: Path, sample: Sample | None, download: bool) -> tuple[Split, Split]:
+    """torchvision's python batches, read with an unpickler that admits only arrays (never arbitrary objects)."""
+    if download:
+        from torchvision.datasets import CIFAR10
+
+        try:
+            CIFAR10(str(folder.parent), train=True, download=True)
+        except (RuntimeError, OSError, ValueError) as error:
+            raise LicliError(f"could not download CIFAR-10 into {folder.parent} ({error})",
+                             "check the network, or put the batches there yourself") from None
     result = []
-    for name, split in zip(SPLITS, splits):
-        labels = np.asarray(split.targets, dtype=np.int64)
-        keep = np.arange(len(labels)) if sample is None else stratified_indices(labels, sample.per_class(name),
+    for split, files in (("train", BATCH_FILES[:5]), ("test", BATCH_FILES[5:])):
+        parts = [_read_batch(folder / file) for file in files]
+        images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        keep = np.arange(len(labels)) if sample is None else stratified_indices(labels, sample.per_class(split),
                                                                                 sample.seed)
-        result.append(_split(split.data[keep], labels[keep]))
+        result.append(_split(images[keep], labels[keep]))
     return result[0], result[1]
 
 

@@ -148,3 +148,28 @@ def test_full_cifar10_from_the_real_archive_and_its_cache(cifar_archive):
     assert torch.equal(warm.train.images, cold.train.images) and torch.equal(warm.test.labels, cold.test.labels)
     reference = decode_members(cifar_archive, ["cifar10-jpeg/train/truck/4999.jpg"])
     assert np.array_equal(cold.train.images[-1].permute(1, 2, 0).numpy(), reference[0])
+
+
+def test_torchvision_batches_are_read_without_unpickling_objects(synthetic, tmp_path):
+    import argparse
+    import pickle
+
+    _, _, expected = synthetic
+    folder = tmp_path / "batches" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    train_images, train_labels = expected["train"]
+    chunks = np.array_split(np.arange(len(train_labels)), 5)
+    for i, chunk in enumerate(chunks, 1):
+        batch = {"data": train_images[chunk].reshape(len(chunk), -1).numpy(), "labels": train_labels[chunk].tolist()}
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch, protocol=2))
+    test_images, test_labels = expected["test"]
+    (folder / "test_batch").write_bytes(pickle.dumps(
+        {"data": test_images.reshape(len(test_labels), -1).numpy(), "labels": test_labels.tolist()}, protocol=2))
+    data = read_cifar10(folder.parent)
+    assert_split(data.train, *expected["train"])
+    assert_split(data.test, *expected["test"])
+    assert set(data.files) == {f"cifar10/{name}" for name in cifar10.BATCH_FILES}
+
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": argparse.Namespace(), "labels": []}))
+    with pytest.raises(LicliError, match="argparse.Namespace is not part of a CIFAR-10 batch"):
+        read_cifar10(folder.parent)
