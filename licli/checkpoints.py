@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save
 from licli import __version__
 from licli.errors import LicliError
 from licli.models import ModelSpec, build_model
+from licli.registry import pick
 from licli.reporting.files import atomic_write_bytes, atomic_write_json
 from licli.runtime import sha256_file
 
@@ -146,8 +147,6 @@ MODEL_KINDS = {"licli": _rebuild_licli, "foreign": _rebuild_foreign}
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Checkpoint]:
     """Rebuild the model from metadata, load its weights strictly, return it in eval mode on ``device``."""
-    from licli.registry import pick
-
     checkpoint = read_checkpoint(path)
     entry = checkpoint.meta["model"]
     rebuild = pick(MODEL_KINDS, entry.get("kind", "licli") if isinstance(entry, dict) else "licli", "model kind")

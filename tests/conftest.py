@@ -16,6 +16,14 @@ from typer.testing import CliRunner
 from licli.data import Dataset, Split
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_cache(tmp_path_factory):
+    """Decoded datasets (cifar10) are cached in a session folder, never in the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LICLI_CACHE_DIR", str(tmp_path_factory.mktemp("licli-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _single_thread_determinism():
     torch.manual_seed(0)

@@ -106,9 +106,10 @@ class ForeignModel(nn.Module):
     """``net`` behind an input check and optional normalisation; inputs are in [0, 1] pixel units."""
 
     def __init__(self, net: nn.Module, input_shape: Sequence[int], mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:
+                 std: Sequence[float] | None = None, num_classes: int | None = None) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
         self.normalize = Normalize(mean, std) if mean is not None else nn.Identity()
         self.net = net
 
@@ -142,7 +143,8 @@ def import_definition(path: Path, name: str) -> Callable[..., Any]:
         raise LicliError(f"importing {path} failed: {type(error).__name__}: {error}",
                          "fix the model definition file (rerun with --debug for the traceback)") from error
     finally:
-        sys.path.remove(str(path.parent.resolve()))
+        if str(path.parent.resolve()) in sys.path:
+            sys.path.remove(str(path.parent.resolve()))
     target = getattr(module, name, None)
     if not callable(target):
         found = sorted(k for k, v in vars(module).items()
@@ -213,7 +215,7 @@ def pick_architecture(kind: str) -> Callable[[ForeignSpec], nn.Module]:
 def build_foreign(spec: ForeignSpec) -> ForeignModel:
     """The network of ``spec`` (randomly initialised) inside its ``ForeignModel``."""
     net = pick_architecture(spec.kind)(spec)
-    return ForeignModel(net, spec.input_shape, spec.input_mean, spec.input_std)
+    return ForeignModel(net, spec.input_shape, spec.input_mean, spec.input_std, spec.num_classes)
 
 
 def _unpickling_refused(path: Path, error: Exception) -> LicliError:
@@ -301,14 +303,14 @@ def read_state_dict(path: Path, expected: Sequence[str], renames: Sequence[tuple
     return rename_keys(strip_wrapper_prefixes(state, expected), renames)
 
 
-def check_logits(model: nn.Module, input_shape: Sequence[int], device: torch.device, num_classes: int | None,
-                 label: str, alpha: float = 1e-5) -> None:
+def check_logits(model: ForeignModel, device: torch.device, label: str, alpha: float = 1e-5) -> None:
     """Probe ``model`` with seeded random images: its output must be (N, classes) logits, not probabilities.
 
     The probability test is AutoAttack's ``check_range_output`` (checks.py): every output in
     (−α, 1 + α) and every row summing to 1 within α. Log-probabilities pass (they are logits up to a
     constant).
     """
+    input_shape, num_classes = model.input_shape, model.num_classes
     probe = torch.rand(4, *input_shape, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         try:

@@ -13,14 +13,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from licli.errors import CheckFailed, LicliError
 from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
+from licli.registry import pick
 from licli.runtime import sha256_file
+
+if TYPE_CHECKING:
+    from licli.checkpoints import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,6 @@ class LoadedModel:
     """The dataset the model was trained on, the default for evaluations."""
 
 
-def _probe(model: nn.Module, label: str, device: torch.device) -> None:
-    """Foreign models are probed once: right input size, (batch, classes) logits, not probabilities."""
-    if isinstance(model, ForeignModel):
-        check_logits(model, model.input_shape, device, None, label)
-
-
 def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
     from licli.checkpoints import load_checkpoint
 
@@ -90,12 +88,15 @@ def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
         foreign = ForeignSpec.from_dict(checkpoint.meta["model"])
         if foreign.kind == "definition":
             files["definition"] = str(foreign.definition[0])
-    _probe(model, label, device)
+    if isinstance(model, ForeignModel):
+        check_logits(model, device, label)
     return LoadedModel(model=model, label=label, meta=checkpoint.meta, files=files,
                        dataset=checkpoint.meta.get("dataset"))
 
 
 def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
+    from licli.checkpoints import load_strict
+
     spec = source.foreign
     model = build_foreign(spec)
     files: dict[str, str] = {}
@@ -105,13 +106,11 @@ def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
     if source.weights is not None:
         weights = Path(source.weights).expanduser()
         state = read_state_dict(weights, list(model.net.state_dict()), source.renames)
-        from licli.checkpoints import load_strict
-
         load_strict(model.net, state, str(weights))
         files["weights"] = str(weights)
         label = weights.stem
     model = model.to(device).eval()
-    check_logits(model, spec.input_shape, device, spec.num_classes, label)
+    check_logits(model, device, label)
     meta = {"model": spec.to_dict(), "weights": source.weights, "renames": [list(pair) for pair in source.renames]}
     return LoadedModel(model=model, label=label, meta=meta, files=files)
 
@@ -123,8 +122,6 @@ SOURCE_KINDS: dict[str, Callable[[ModelSource, torch.device], LoadedModel]] = {
 
 
 def load_model(source: ModelSource, device: torch.device) -> LoadedModel:
-    from licli.registry import pick
-
     return pick(SOURCE_KINDS, source.kind, "model source")(source, device)
 
 
@@ -139,7 +136,8 @@ def load_models(sources: list[ModelSource], device: torch.device) -> list[Loaded
     return loaded
 
 
-def import_model(source: ModelSource, out: str | Path, dataset: str | None = None) -> tuple[Any, LoadedModel]:
+def import_model(source: ModelSource, out: str | Path, dataset: str | None = None
+                 ) -> tuple[Checkpoint, LoadedModel]:
     """Convert a foreign model into a licli checkpoint at ``out`` (``licli import``).
 
     The metadata pins the definition file by sha256 (``load_checkpoint`` refuses a changed file) and

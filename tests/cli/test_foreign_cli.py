@@ -40,14 +40,12 @@ def autoattack_example() -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def cifar_mini(tmp_path_factory):
-    """cifar10-mini from LICLI_DATA_DIR's archive, decoded into a temporary cache (never the user's)."""
+def cifar_mini():
+    """cifar10-mini from LICLI_DATA_DIR's archive (decoded into the session's temporary cache)."""
     root = os.environ.get("LICLI_DATA_DIR")
     if not root or not (Path(root) / "cifar10-jpeg.tar.gz").exists():
         pytest.skip("LICLI_DATA_DIR with cifar10-jpeg.tar.gz is not set")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICLI_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield load_dataset("cifar10-mini", root)
+    return load_dataset("cifar10-mini", root)
 
 
 def run_json(runner, argv):
