@@ -133,7 +133,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as handle:
             batch = _ArrayUnpickler(handle, encoding="latin1").load()
         data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        labels = np.asarray(batch.get("labels", batch.get("fine_labels")), dtype=np.int64)
+        labels = np.asarray(batch["labels"], dtype=np.int64)
     except (pickle.UnpicklingError, OSError, EOFError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise LicliError(f"cannot read the CIFAR-10 batch {path} ({error})",
                          "restore the file, or re-fetch the batches with --download") from None

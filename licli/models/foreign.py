@@ -26,6 +26,7 @@ from torch import nn
 
 from licli.errors import LicliError
 from licli.models.normalize import Normalize
+from licli.registry import pick
 from licli.runtime import sha256_file
 
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "network")
@@ -140,7 +141,7 @@ def import_definition(path: Path, name: str) -> Callable[..., Any]:
         spec.loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - the user's code may raise anything; report it in one line
         sys.modules.pop(module_name, None)
-        raise LicliError(f"importing {path} failed: {type(error).__name__}: {error}",
+        raise LicliError(f"importing {path} failed: {type(error).__name__}: {' '.join(str(error).split())}",
                          "fix the model definition file (rerun with --debug for the traceback)") from error
     finally:
         if str(path.parent.resolve()) in sys.path:
@@ -161,6 +162,9 @@ def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str) -> nn
     except TypeError as error:
         raise LicliError(f"cannot build {what} with arguments {dict(args)} ({error})",
                          "pass the constructor's arguments as JSON with --model-args") from None
+    except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
+        raise LicliError(f"building {what} failed: {type(error).__name__}: {' '.join(str(error).split())}",
+                         "check --model-args and the model definition (--debug shows the traceback)") from error
     if not isinstance(model, nn.Module):
         raise LicliError(f"{what} returned {type(model).__name__}, not a torch.nn.Module",
                          "name a class (or factory function) that builds the network")
@@ -169,9 +173,10 @@ def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str) -> nn
 
 def build_definition(spec: ForeignSpec) -> nn.Module:
     path, name = spec.definition
-    if spec.definition_sha256 is not None and path.is_file() and sha256_file(path) != spec.definition_sha256:
+    actual = sha256_file(path) if spec.definition_sha256 is not None and path.is_file() else spec.definition_sha256
+    if actual != spec.definition_sha256:
         raise LicliError(f"model definition {path} changed since the checkpoint was imported "
-                         f"(sha256 {sha256_file(path)[:12]}… expected {spec.definition_sha256[:12]}…)",
+                         f"(sha256 {actual[:12]}… expected {spec.definition_sha256[:12]}…)",
                          "restore the original file, or re-run `licli import` with the new one")
     args = dict(spec.args)
     if spec.num_classes is not None and "num_classes" in args and args["num_classes"] != spec.num_classes:
@@ -188,8 +193,6 @@ def torchvision_names() -> dict[str, Callable[..., nn.Module]]:
 
 
 def build_torchvision(spec: ForeignSpec) -> nn.Module:
-    from licli.registry import pick
-
     builder = pick(torchvision_names(), spec.target, "torchvision model")
     args = {"weights": None, **spec.args}
     if spec.num_classes is not None:
@@ -207,8 +210,6 @@ ARCHITECTURES: dict[str, Callable[[ForeignSpec], nn.Module]] = {
 
 
 def pick_architecture(kind: str) -> Callable[[ForeignSpec], nn.Module]:
-    from licli.registry import pick
-
     return pick(ARCHITECTURES, kind, "model source")
 
 

@@ -165,6 +165,8 @@ BAD = [
     (["--model-def", f"{TINY}:SoftmaxNet"], "returns probabilities"),
     (["--model-def", f"{TINY}:Missing"], "defines no class or function 'Missing'"),
     (["--model-def", "{broken}:Net"], "importing"),
+    (["--model-args", '{{"hidden": -1}}'], "building tiny_net.py:TinyNet failed: RuntimeError"),
+    (["--model-args", '{{"depth": 3}}'], "unexpected keyword argument 'depth'"),
     (["--model-def", "nothing.py:Net"], "model definition file"),
     (["--model-def", "no-colon.py"], "is not FILE.py:NAME"),
     (["--input-mean", "0.5"], "--input-mean and --input-std go together"),
