@@ -5,7 +5,8 @@ Three layouts are read, looked for in this order under the data root:
 1. ``cifar-10-batches-py/`` — torchvision's ``CIFAR10`` python batches (``--download`` fetches them),
    read by an unpickler that admits numpy arrays only, so a tampered batch cannot run code;
 2. ``cifar10/{train,test}/<class>/*`` or ``cifar10-jpeg/{train,test}/<class>/*`` — image folders
-   (torchvision ``ImageFolder`` layout: classes are the sorted folder names, files sorted by name);
+   (torchvision ``ImageFolder`` layout: classes are the sorted folder names, files sorted by name),
+   cached like the archive, keyed by every file's path, size and modification time;
 3. ``cifar10-jpeg.tar.gz`` — the same image folders in one archive, decoded straight from the
    archive (nothing is extracted to disk) and cached as ``.npy`` arrays in the user cache folder, keyed
    by the archive's sha256, so only the first load pays for decoding 60,000 images.
@@ -16,6 +17,7 @@ from the folder and archive layouts only the sampled images are decoded.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -160,13 +162,27 @@ def _read_batches(folder: Path, sample: Sample | None, download: bool) -> tuple[
     return result[0], result[1]
 
 
-def _read_folders(folder: Path, sample: Sample | None) -> tuple[Split, Split]:
+def _folder_listing(folder: Path) -> dict[str, list[Path]]:
+    return {split: sorted(path for path in (folder / split).glob("*/*") if path.suffix.lower() in IMAGE_SUFFIXES)
+            for split in SPLITS}
+
+
+def _listing_digest(folder: Path, listing: dict[str, list[Path]]) -> str:
+    """A cache key for image folders: the folder, and every file's relative path, size and modification time."""
+    digest = hashlib.sha256(f"{folder.resolve()}\n".encode())
+    for split, paths in listing.items():
+        for path in paths:
+            stat = path.stat()
+            digest.update(f"{split}/{path.parent.name}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_folders(folder: Path, listing: dict[str, list[Path]], sample: Sample | None) -> tuple[Split, Split]:
     result = []
     for split in SPLITS:
-        entries = [(path.name, _class_index(path.parent.name, split, folder), str(path))
-                   for path in (folder / split).glob("*/*") if path.suffix.lower() in IMAGE_SUFFIXES]
+        entries = [(path.name, _class_index(path.parent.name, split, folder), path) for path in listing[split]]
         result.append(_split_from_listing(entries, sample and sample.per_class(split),
-                                          sample.seed if sample else 0, lambda p: Path(p).read_bytes()))
+                                          sample.seed if sample else 0, lambda path: path.read_bytes()))
     return result[0], result[1]
 
 
@@ -245,11 +261,13 @@ def read_cifar10(root: Path, download: bool = False, sample: Sample | None = Non
         train, test = _read_batches(batches, sample, download)
         files = {f"cifar10/{file}": str(batches / file) for file in BATCH_FILES}
     elif folders:
-        train, test = _read_folders(folders[0], sample)
+        listing = _folder_listing(folders[0])
+        key = f"folders-{_listing_digest(folders[0], listing)[:32]}" + ("" if sample is None else f"-{sample.key()}")
+        train, test = _cached(key, lambda: _read_folders(folders[0], listing, sample))
         files = {}
     elif archive.exists():
         digest = sha256_file(archive)
-        key = digest[:32] if sample is None else f"{digest[:32]}-{sample.key()}"
+        key = digest[:32] + ("" if sample is None else f"-{sample.key()}")
         train, test = _cached(key, lambda: _read_archive(archive, sample))
         files = {f"cifar10/{ARCHIVE_NAME}": str(archive)}
     else:

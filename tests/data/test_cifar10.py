@@ -87,15 +87,23 @@ def test_stratified_indices_depend_only_on_the_seed():
     assert np.bincount(labels[a]).tolist() == [3] * 10 and np.all(np.diff(a) > 0)
 
 
-def test_decoded_arrays_are_cached_atomically(synthetic, monkeypatch, tmp_path):
-    archive_root, _, expected = synthetic
-    first = read_cifar10(archive_root)
+@pytest.mark.parametrize("layout,reader", [("archive", "_read_archive"), ("folders", "_read_folders")])
+def test_decoded_arrays_are_cached_atomically(synthetic, monkeypatch, tmp_path, layout, reader):
+    root = {"archive": synthetic[0], "folders": synthetic[1]}[layout]
+    expected = synthetic[2]
+    first = read_cifar10(root)
     entries = list((tmp_path / "cache" / "cifar10").iterdir())
     assert len(entries) == 1 and not entries[0].name.startswith(".")  # no staging folder left behind
-    monkeypatch.setattr(cifar10, "_read_archive", lambda *a: pytest.fail("the archive was decoded again"))
-    second = read_cifar10(archive_root)
+    with monkeypatch.context() as patch:
+        patch.setattr(cifar10, reader, lambda *a: pytest.fail("the images were decoded again"))
+        second = read_cifar10(root)
     assert_split(second.train, first.train.images, first.train.labels)
     assert_split(second.test, *expected["test"])
+    if layout == "folders":  # a changed file is a new cache entry
+        changed = root / "cifar10" / "test" / "cat" / "0000.png"
+        os.utime(changed, ns=(0, 0))
+        read_cifar10(root)
+        assert len(list((tmp_path / "cache" / "cifar10").iterdir())) == 2
 
 
 def test_missing_cifar10_names_the_expected_files(tmp_path):
