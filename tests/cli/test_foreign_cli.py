@@ -209,3 +209,13 @@ def _assert_one_line(result, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("licli: error:") and message in lines[0], lines
     assert "Traceback" not in result.output
+
+
+def test_checkpoints_and_a_foreign_model_in_one_run(runner, tmp_path, tiny_weights):
+    out = tmp_path / "tiny.safetensors"
+    imported = run_json(runner, ["import", *TINY_FLAGS, "--weights", str(tiny_weights), "--out", str(out), "--json"])
+    assert imported["rows"][0]["tensors"] == 4
+    rows = run_json(runner, ["evaluate", "accuracy", "-c", str(out), "-c", str(out), *TINY_FLAGS,
+                             "--weights", str(tiny_weights), "--out", str(tmp_path / "r"), "--json"])["rows"]
+    assert [row["model"] for row in rows] == ["tiny", "tiny#2", "tiny#3"]
+    assert len({row["accuracy"] for row in rows}) == 1
