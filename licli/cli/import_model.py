@@ -7,9 +7,11 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from licli.cli.options import with_foreign_source
 from licli.cli.app import app
+from licli.cli.options import with_foreign_source
+from licli.data import DATASETS
 from licli.models.sources import ModelSource, import_model
+from licli.registry import pick
 from licli.reporting.console import stdout
 from licli.reporting.files import check_writable
 from licli.reporting.tables import frame_json, frame_table
@@ -29,9 +31,6 @@ def import_command(
     normalisation, so later commands need only --checkpoint. FILE.py is imported: it runs its code.
     """
     if dataset is not None:
-        from licli.data import DATASETS
-        from licli.registry import pick
-
         pick(DATASETS, dataset, "dataset")
     check_writable(out.expanduser().absolute().parent)
     checkpoint, loaded = import_model(source, out, dataset)

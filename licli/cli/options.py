@@ -88,7 +88,7 @@ def foreign_source(options: dict[str, Any]) -> ModelSource | None:
     spec = ForeignSpec(kind=kind, target=target, args=parse_json_option(values["model_args"], "--model-args") or {},
                        num_classes=values["num_classes"], input_mean=_floats(values["input_mean"], "--input-mean"),
                        input_std=_floats(values["input_std"], "--input-std"), **shape)
-    return ModelSource(foreign=spec, weights=None if values["weights"] is None else str(values["weights"]),
+    return ModelSource(foreign=spec, weights=None if values["weights"] is None else str(values["weights"].expanduser()),
                        renames=parse_renames(values["rename"]))
 
 

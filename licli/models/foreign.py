@@ -87,8 +87,16 @@ class ForeignSpec:
     def describe(self) -> str:
         return f"{self.kind}:{self.target}"
 
+    @property
+    def name(self) -> str:
+        """Short name, e.g. ``resnet.py:ResNet18`` or ``torchvision:resnet18`` (``name`` in metadata, as licli models)."""
+        if self.kind == "definition":
+            path, name = self.definition
+            return f"{path.name}:{name}"
+        return f"{self.kind}:{self.target}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "foreign", "source": self.kind, "target": self.target, "args": dict(self.args),
+        return {"kind": "foreign", "name": self.name, "source": self.kind, "target": self.target, "args": dict(self.args),
                 "num_classes": self.num_classes, "input_shape": list(self.input_shape),
                 "input_mean": None if self.input_mean is None else list(self.input_mean),
                 "input_std": None if self.input_std is None else list(self.input_std),

@@ -160,6 +160,8 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     probe = torch.rand(8, *spec.input_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         if not torch.equal(loaded.model(probe), reloaded(probe)):
+            checkpoint.weights.unlink(missing_ok=True)
+            checkpoint.metadata.unlink(missing_ok=True)
             raise CheckFailed(f"the imported checkpoint {checkpoint.weights} does not reproduce the model's outputs",
                               "report this with the model definition")
     return checkpoint, loaded

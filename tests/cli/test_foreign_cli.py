@@ -120,6 +120,7 @@ def test_import_autoattack_checkpoint_keeps_every_tensor(runner, tmp_path, autoa
     meta = json.loads((tmp_path / "aa.json").read_text())
     assert meta["model"]["definition_sha256"] == sha256_file(definition)
     assert meta["model"]["target"].endswith("resnet.py:ResNet18") and meta["dataset"] == "cifar10"
+    assert meta["model"]["name"] == "resnet.py:ResNet18"
 
 
 @pytest.fixture
