@@ -37,6 +37,10 @@ class Checkpoint:
 
     @property
     def spec(self) -> ModelSpec:
+        """The licli architecture of this checkpoint (a foreign model, from ``licli import``, has none)."""
+        if self.meta["model"].get("kind", "licli") != "licli":
+            raise LicliError(f"{self.weights} holds a foreign model ({self.meta['model'].get('name')}), "
+                             "not a licli architecture", "use a checkpoint written by `licli train`")
         return ModelSpec.from_dict(self.meta["model"])
 
 
