@@ -162,9 +162,18 @@ def _read_batches(folder: Path, sample: Sample | None, download: bool) -> tuple[
     return result[0], result[1]
 
 
+def _require_both_splits(listing: dict[str, list], where: Path) -> None:
+    empty = [split for split in SPLITS if not listing[split]]
+    if empty:
+        raise LicliError(f"{where} holds no {' or '.join(empty)} images",
+                         "expected {train,test}/<class>/*.jpg|png inside; restore the complete copy")
+
+
 def _folder_listing(folder: Path) -> dict[str, list[Path]]:
-    return {split: sorted(path for path in (folder / split).glob("*/*") if path.suffix.lower() in IMAGE_SUFFIXES)
-            for split in SPLITS}
+    listing = {split: sorted(path for path in (folder / split).glob("*/*") if path.suffix.lower() in IMAGE_SUFFIXES)
+               for split in SPLITS}
+    _require_both_splits(listing, folder)
+    return listing
 
 
 def _listing_digest(folder: Path, listing: dict[str, list[Path]]) -> str:
@@ -201,9 +210,7 @@ def _read_archive(archive: Path, sample: Sample | None) -> tuple[Split, Split]:
     except (tarfile.TarError, OSError, EOFError) as error:
         raise LicliError(f"cannot read the CIFAR-10 archive {archive} ({error})",
                          "the archive is corrupt or truncated: restore it from its source") from None
-    if not all(listing.values()):
-        raise LicliError(f"{archive} holds no {' or '.join(s for s in SPLITS if not listing[s])} images",
-                         f"expected {{train,test}}/<class>/*.jpg inside; restore the archive")
+    _require_both_splits(listing, archive)
     splits = [_split_from_listing(listing[split], sample and sample.per_class(split),
                                   sample.seed if sample else 0, lambda blob: blob) for split in SPLITS]
     return splits[0], splits[1]

@@ -106,6 +106,16 @@ def test_decoded_arrays_are_cached_atomically(synthetic, monkeypatch, tmp_path, 
         assert len(list((tmp_path / "cache" / "cifar10").iterdir())) == 2
 
 
+def test_a_folder_without_test_images_is_refused(synthetic):
+    import shutil
+
+    _, folder_root, _ = synthetic
+    shutil.rmtree(folder_root / "cifar10" / "test")
+    (folder_root / "cifar10" / "test").mkdir()
+    with pytest.raises(LicliError, match="holds no test images"):
+        read_cifar10(folder_root)
+
+
 def test_missing_cifar10_names_the_expected_files(tmp_path):
     with pytest.raises(LicliError, match=r"cifar-10-batches-py/\{data_batch_1.*test_batch\}.*cifar10-jpeg\.tar\.gz"):
         load_dataset("cifar10", str(tmp_path))
