@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from licli.cli import app
 from licli.data import load_dataset
+from licli.models.foreign import ForeignSpec
 from licli.models.sources import ModelSource, load_models
 from licli.runtime import sha256_file
 
@@ -90,7 +91,8 @@ def test_an_attack_needs_only_load_models(autoattack_example, cifar_mini):
     from cleverhans.torch.attacks.fast_gradient_method import fast_gradient_method
 
     definition, weights = autoattack_example
-    loaded, = load_models([ModelSource(foreign=_aa_spec(definition), weights=str(weights))], torch.device("cpu"))
+    spec = ForeignSpec(kind="definition", target=f"{definition}:ResNet18", num_classes=10)
+    loaded, = load_models([ModelSource(foreign=spec, weights=str(weights))], torch.device("cpu"))
     net = import_file(definition, "ResNet18")()
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     net.eval()
@@ -100,12 +102,6 @@ def test_an_attack_needs_only_load_models(autoattack_example, cifar_mini):
     assert torch.equal(adversarial, fast_gradient_method(net, x, **kwargs))
     with torch.no_grad():
         assert (loaded.model(adversarial).argmax(1) == y).sum() < (net(x).argmax(1) == y).sum()
-
-
-def _aa_spec(definition: Path):
-    from licli.models.foreign import ForeignSpec
-
-    return ForeignSpec(kind="definition", target=f"{definition}:ResNet18", num_classes=10)
 
 
 def test_import_autoattack_checkpoint_keeps_every_tensor(runner, tmp_path, autoattack_example):

@@ -131,11 +131,11 @@ def test_missing_cifar10_on_the_command_line(runner, tmp_path):
 
 
 @pytest.fixture
-def cifar_archive(tmp_path, monkeypatch) -> Path:
+def cifar_archive() -> Path:
+    """The real archive (decoded arrays go to the session's temporary cache, shared with other tests)."""
     root = os.environ.get("LICLI_DATA_DIR")
     if not root or not (Path(root) / "cifar10-jpeg.tar.gz").exists():
         pytest.skip("LICLI_DATA_DIR with cifar10-jpeg.tar.gz is not set")
-    monkeypatch.setenv("LICLI_CACHE_DIR", str(tmp_path / "cache"))
     return Path(root) / "cifar10-jpeg.tar.gz"
 
 
