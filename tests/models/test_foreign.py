@@ -134,3 +134,14 @@ def test_import_round_trip_and_pinned_definition(tmp_path):
     definition.write_text(TINY.read_text() + "\n# edited\n")
     with pytest.raises(LicliError, match="changed since the checkpoint was imported"):
         load_checkpoint(checkpoint.weights)
+
+
+def test_torchvision_weights_and_normalisation_match_torchvision(tmp_path):
+    reference = torchvision.models.resnet18(num_classes=10).eval()
+    save_file(reference.state_dict(), str(tmp_path / "r18.safetensors"))
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    spec = ForeignSpec(kind="torchvision", target="resnet18", num_classes=10, input_mean=mean, input_std=std)
+    loaded = load_model(ModelSource(foreign=spec, weights=str(tmp_path / "r18.safetensors")), CPU)
+    x = torch.rand(2, 3, 32, 32)
+    normalised = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert torch.allclose(loaded.model(x), reference(normalised), atol=1e-5)
