@@ -90,10 +90,10 @@ class ActivationMoments:
 
     @torch.no_grad()
     def add(self, activations: torch.Tensor) -> None:
-        a = activations.detach()
+        a = activations.detach().double()  # float32 products lose Pearson's E[aaᵀ] − E[a]E[a]ᵀ to cancellation
         self.count += a.shape[0]
-        self.total += a.sum(0, dtype=torch.float64)
-        self.outer += (a.T @ a).double()
+        self.total += a.sum(0)
+        self.outer += a.T @ a
 
     def means(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(E[a], E[a aᵀ])."""
