@@ -107,8 +107,8 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         self.slot_name = "local-inhibition"
         self.register_buffer("correlation_map", UninitializedBuffer())
         if calibration == "online":
-            self.register_buffer("running_mean", UninitializedBuffer())
-            self.register_buffer("running_outer", UninitializedBuffer())
+            self.register_buffer("running_mean", UninitializedBuffer(dtype=torch.float64))
+            self.register_buffer("running_outer", UninitializedBuffer(dtype=torch.float64))
             self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
         self._recording: ActivationMoments | None = None
         self.statistics = ActivationStatistics()
@@ -130,7 +130,7 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
             if self.calibration == "online":
                 for name, shape in (("running_mean", (units,)), ("running_outer", (units, units))):
                     buffer = getattr(self, name)
-                    buffer.materialize(shape, device=x.device, dtype=torch.float64)
+                    buffer.materialize(shape, device=x.device)
                     buffer.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
