@@ -20,25 +20,28 @@ class ActivationStatistics:
     """Running count, sum, sum of squares, maximum and zero count of the tensors passed to ``update``."""
 
     def __init__(self) -> None:
-        self._sums: torch.Tensor | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._count = 0
+        self._sums: torch.Tensor | None = None  # sum, sum of squares, zero count (float64, on device)
+        self._max: torch.Tensor | None = None
 
     @torch.no_grad()
     def update(self, activations: torch.Tensor) -> None:
         a = activations.detach().double()
-        batch = torch.stack([torch.tensor(float(a.numel()), dtype=torch.float64, device=a.device),
-                             a.sum(), a.square().sum(), a.max(), (a == 0).sum().double()])
-        if self._sums is None:
-            self._sums = batch
-        else:
-            self._sums = torch.cat([self._sums[:3] + batch[:3], torch.maximum(self._sums[3:4], batch[3:4]),
-                                    self._sums[4:] + batch[4:]])
+        sums = torch.stack([a.sum(), a.square().sum(), (a == 0).sum().double()])
+        self._count += a.numel()
+        self._sums = sums if self._sums is None else self._sums + sums
+        self._max = a.max() if self._max is None else torch.maximum(self._max, a.max())
 
     def summary(self, prefix: str) -> dict[str, float]:
         """``{prefix.activation_<stat>: value}`` for the batches seen since the last call; then reset."""
-        if self._sums is None:
+        if self._sums is None or self._max is None:
             return {}
-        count, total, squares, maximum, zeros = self._sums.tolist()
-        self._sums = None
+        total, squares, zeros = self._sums.tolist()
+        count, maximum = self._count, self._max.item()
+        self._reset()
         mean = total / count
         variance = max(squares / count - mean * mean, 0.0)
         values = {"mean": mean, "max": maximum, "std": variance ** 0.5, "variance": variance,

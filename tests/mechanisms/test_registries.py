@@ -9,7 +9,8 @@ from licli.checkpoints import load_checkpoint, save_checkpoint
 from licli.cli import app
 from licli.config import TrainConfig
 from licli.mechanisms import MECHANISMS, REGULARIZERS
-from licli.training import evaluate, fit
+from licli.models import build_model
+from licli.training import evaluate, fit, model_spec_for, train
 
 # Where each mechanism goes in the test model and with which parameters (default: "hidden", {}).
 PLACEMENT = {
@@ -70,6 +71,24 @@ def test_training_with_local_inhibition_is_reproducible(tiny_data):
     assert runs[0][2][columns].equals(runs[1][2][columns])
 
 
+@pytest.mark.parametrize("calibration", ["paper", "online"])
+def test_resume_with_local_inhibition_equals_an_uninterrupted_run(calibration, tiny_data, tmp_path):
+    config = _config(epochs=3, mechanisms={"hidden": {"name": "local-inhibition", "params": {
+        "calibration": calibration, "p_update": 0.5, "calibration_batch": 32}}})
+    device = torch.device("cpu")
+    full_model, _, full = fit(config, tiny_data, device=device)
+    torch.manual_seed(config.seed)
+    model = build_model(model_spec_for(config, tiny_data))
+    train(model, tiny_data, config, device=device, state_dir=tmp_path, stop_after_epoch=1)
+    torch.manual_seed(config.seed)
+    resumed_model = build_model(model_spec_for(config, tiny_data))
+    resumed = train(resumed_model, tiny_data, config, device=device, state_dir=tmp_path, resume=True)
+    timing = ["seconds", "images_per_second"]
+    assert resumed.drop(columns=timing).equals(full.drop(columns=timing))
+    for key, value in full_model.state_dict().items():
+        assert torch.equal(resumed_model.state_dict()[key], value), key
+
+
 @pytest.mark.parametrize("name", sorted(REGULARIZERS))
 def test_regularizer_trains(name, tiny_data):
     history = fit(_config(epochs=1, regularizer=name), tiny_data, device=torch.device("cpu"))[2]
@@ -98,6 +117,17 @@ def test_cli_records_mechanisms_and_regularizer_in_the_checkpoint(runner, tmp_pa
                                            "hidden2": {"name": "dropout", "params": {}}}
     assert meta["config"]["regularizer"] == "vrex" and meta["config"]["regularizer_params"] == {"environments": 3}
     assert "hidden1.activation_sparsity" in (run / "metrics.csv").read_text()
+
+
+def test_mechanisms_and_regularizer_from_a_toml_config(runner, tmp_path):
+    config = tmp_path / "train.toml"
+    config.write_text('model = "mlp"\nepochs = 1\nregularizer = "mma"\n[model_options]\nhidden = 16\n'
+                      '[mechanisms.hidden1]\nname = "dropout"\nparams = { p = 0.2 }\n')
+    result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    meta = json.loads(next((tmp_path / "r" / "train").iterdir()).joinpath("model.json").read_text())
+    assert meta["model"]["mechanisms"] == {"hidden1": {"name": "dropout", "params": {"p": 0.2}}}
+    assert meta["config"]["regularizer"] == "mma"
 
 
 BAD = [
