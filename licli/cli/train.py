@@ -12,6 +12,7 @@ from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import load_dataset
 from licli.errors import LicliError
+from licli.mechanisms import MECHANISMS, REGULARIZERS
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.tables import frame_json, frame_table
 from licli.training import discard_state, fit, saved_config
@@ -30,12 +31,16 @@ def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> d
             raise LicliError(f"--mechanism {item!r} is not SLOT=NAME", "pass e.g. --mechanism hidden=local-inhibition")
         specs[slot] = {"name": name, "params": {}}
     for item in params or []:
-        slot, text = (None, item) if item.lstrip().startswith("{") else item.split("=", 1) if "=" in item else (item, "")
-        if slot is not None and slot not in specs:
-            raise LicliError(f"--mechanism-params names slot {slot!r} that no --mechanism fills",
-                             f"use one of: {', '.join(specs)}")
+        if item.lstrip().startswith("{"):
+            targets, text = list(specs), item
+        else:
+            slot, _, text = item.partition("=")
+            if slot not in specs:
+                raise LicliError(f"--mechanism-params names slot {slot!r} that no --mechanism fills",
+                                 f"use one of: {', '.join(specs)}")
+            targets = [slot]
         values = parse_json_option(text, "--mechanism-params")
-        for target in ([slot] if slot is not None else specs):
+        for target in targets:
             specs[target]["params"].update(values)
     return specs
 
@@ -53,13 +58,12 @@ def train(
     seed: int = typer.Option(None, help="Seed for weights, data order and mechanisms."),
     augment: bool = typer.Option(None, "--augment/--no-augment", help="Random crop + flip (CIFAR)."),
     model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.'),
-    mechanism: list[str] = typer.Option(None, help="SLOT=NAME: insert a mechanism (local-inhibition, normout, dropout, "
-                                        "gradient-mask, activation-statistics) into a slot; SLOT may be a glob "
-                                        "('layer[123].*'). Repeatable."),
+    mechanism: list[str] = typer.Option(None, help=f"SLOT=NAME: insert a mechanism ({', '.join(MECHANISMS)}) into a "
+                                        "slot; SLOT may be a glob ('layer[123].*'). Repeatable."),
     mechanism_params: list[str] = typer.Option(None, help='Mechanism parameters as JSON for every --mechanism, or '
                                                'SLOT=JSON for one, e.g. \'hidden={"calibration": "online"}\'. '
                                                "Repeatable."),
-    regularizer: str = typer.Option(None, help="spectral-decoupling, irm, vrex, fishr or mma (weight decay is "
+    regularizer: str = typer.Option(None, help=f"Regularized objective: {', '.join(REGULARIZERS)} (weight decay is "
                                     "--weight-decay)."),
     regularizer_params: str = typer.Option(None, help='Regularizer parameters as JSON, e.g. \'{"weight": 0.1}\'.'),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
