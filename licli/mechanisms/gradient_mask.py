@@ -24,6 +24,7 @@ batched matrix products: the same result as ``log_filter``'s 2-D convolution, ab
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -32,7 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from licli.errors import LicliError
-from licli.mechanisms.log_kernel import gaussian_1d, suggested_size, warn_if_no_centre_surround
+from licli.mechanisms.log_kernel import (gaussian_1d, has_centre_surround, log_kernel, suggested_size,
+                                         warn_if_no_centre_surround)
 
 VARIANTS = ("li", "no-li", "no-minicolumn")
 
@@ -135,8 +137,11 @@ class GradientMask(nn.Module):
             raise LicliError(f"gradient-mask cannot split {x.shape[1]} channels into {self.sets} equal sets",
                              "choose sets dividing the channel count, e.g. sets=16")
         effective = min(self.kernel_size, 2 * min(x.shape[2], x.shape[3]) - 1)
-        if effective < self.kernel_size:
-            warn_if_no_centre_surround(self.sigma, effective)
+        if effective < self.kernel_size and not has_centre_surround(log_kernel(self.sigma, effective)):
+            warnings.warn(f"gradient-mask: on {x.shape[2]}x{x.shape[3]} maps the LoG with sigma={self.sigma} only "
+                          f"reaches {effective}x{effective} offsets, where all its entries have one sign: it blurs "
+                          "instead of inhibiting. Use a smaller sigma or leave these maps unmasked.",
+                          UserWarning, stacklevel=2)
         self._checked_sizes.add(key)
 
     def extra_repr(self) -> str:

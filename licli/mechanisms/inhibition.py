@@ -179,11 +179,12 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
             for layer in layers:
                 layer.set_map(None, None)
             return
-        calibrated = [layer for layer in layers if layer.calibration == "paper"]
-        if calibrated:
-            calibrate(context.model, calibrated, context.sample_images(self.calibration_batch))
-        for layer in layers:
-            if layer.calibration == "online":
+        if any(layer.calibration == "paper" for layer in layers):
+            moments = calibration_moments(context.model, layers, context.sample_images(self.calibration_batch))
+        for index, layer in enumerate(layers):
+            if layer.calibration == "paper":
+                layer.set_map(*moments[index].means())
+            else:
                 layer.set_map(layer.running_mean, layer.running_outer)
 
     def epoch_statistics(self) -> dict[str, float]:
@@ -195,18 +196,19 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
 
 
 @torch.no_grad()
-def calibrate(model: nn.Module, layers: list[LocalInhibition], images: torch.Tensor) -> None:
-    """Feed ``images`` through ``model`` without inhibition (eval mode, in chunks); set each layer's C."""
+def calibration_moments(model: nn.Module, layers: list[LocalInhibition], images: torch.Tensor) -> list[ActivationMoments]:
+    """Feed ``images`` through ``model`` (eval mode, in chunks) with every LI layer in ``layers`` recording
+    its pre-inhibition activations instead of inhibiting; return each layer's moments."""
     was_training = model.training
     model.eval()
-    for layer in layers:
-        layer._recording = ActivationMoments(layer.units, layer.correlation_map.device)
+    moments = [ActivationMoments(layer.units, layer.correlation_map.device) for layer in layers]
+    for layer, recording in zip(layers, moments):
+        layer._recording = recording
     try:
         for chunk in images.split(CALIBRATION_CHUNK):
             model(chunk)
-        for layer in layers:
-            layer.set_map(*layer._recording.means())
     finally:
         for layer in layers:
             layer._recording = None
         model.train(was_training)
+    return moments
