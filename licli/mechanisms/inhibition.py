@@ -192,11 +192,13 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
 
     def extra_repr(self) -> str:
         return (f"correlation={self.correlation!r}, calibration={self.calibration!r}, p_update={self.p_update}, "
-                f"p_eye={self.p_eye}, calibration_batch={self.calibration_batch}, groups={self.groups}")
+                f"p_eye={self.p_eye}, calibration_batch={self.calibration_batch}, groups={self.groups}, "
+                f"momentum={self.momentum}")
 
 
 @torch.no_grad()
-def calibration_moments(model: nn.Module, layers: list[LocalInhibition], images: torch.Tensor) -> list[ActivationMoments]:
+def calibration_moments(model: nn.Module, layers: list[LocalInhibition],
+                        images: torch.Tensor) -> list[ActivationMoments]:
     """Feed ``images`` through ``model`` (eval mode, in chunks) with every LI layer in ``layers`` recording
     its pre-inhibition activations instead of inhibiting; return each layer's moments."""
     was_training = model.training

@@ -62,7 +62,8 @@ def masked_mean(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
 class _EnvironmentObjective:
     def __init__(self, environments: int = 2, seed: int = 0) -> None:
         if not isinstance(environments, int) or environments < 1:
-            raise LicliError(f"environments must be a positive integer (got {environments})", "pass e.g. environments=2")
+            raise LicliError(f"environments must be a positive integer (got {environments})",
+                             "pass e.g. environments=2")
         self.environments = environments
         self.seed = seed
 

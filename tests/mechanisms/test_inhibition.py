@@ -90,7 +90,8 @@ def _model(**params) -> nn.Sequential:
 
 def _context(model: nn.Module, seed: int = 0) -> StepContext:
     images = torch.randint(0, 256, (40, 1, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    return StepContext(model, 0, 0, Split(images, torch.zeros(40, dtype=torch.long)), torch.Generator().manual_seed(seed))
+    split = Split(images, torch.zeros(40, dtype=torch.long))
+    return StepContext(model, 0, 0, split, torch.Generator().manual_seed(seed))
 
 
 def _step(model: nn.Module, context: StepContext) -> None:
