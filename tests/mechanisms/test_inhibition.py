@@ -204,3 +204,22 @@ def test_conv_activations_are_inhibited_across_channels_per_pixel():
 def test_bad_parameters_are_one_line_errors(params):
     with pytest.raises(LicliError):
         LocalInhibition(**params)
+
+
+def test_mixed_calibrations_switch_off_every_layer_during_the_calibration_pass():
+    torch.manual_seed(0)
+    online = LocalInhibition(calibration="online", p_update=1.0, p_eye=0.0, calibration_batch=16)  # coordinates
+    paper = LocalInhibition(calibration="paper", calibration_batch=16)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 6), nn.Sigmoid(), online, nn.Linear(6, 5), nn.Sigmoid(), paper)
+    model(torch.rand(4, 1, 4, 4))
+    online.correlation_map.fill_(1.0)  # would change the second layer's input if it inhibited
+    context = _context(model)
+    replay = torch.Generator().set_state(context.generator.get_state())
+    online.after_optimizer_step(context)
+    torch.rand(2, generator=replay)
+    images = StepContext(model, 0, 0, context.train, replay).sample_images(16)
+    with torch.no_grad():
+        second = torch.sigmoid(model[4](torch.sigmoid(model[1](images.flatten(1)))))
+    assert torch.allclose(paper.correlation_map, correlation_map(second.double()).float(), atol=1e-6)
+    expected = CORRELATIONS["cmap"](online.running_mean, online.running_outer)
+    assert torch.allclose(online.correlation_map.double(), expected)
