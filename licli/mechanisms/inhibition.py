@@ -23,7 +23,7 @@ pre-inhibition activations (``licli.mechanisms.correlation``). Reading of the th
   (``momentum``, like batch norm) of E[a] and E[a aᵀ] of the pre-inhibition activations of the
   training batches it sees, and a refresh computes C from them: no extra forward pass.
   One draw per step from the training generator decides for all LI layers of the model (the first LI
-  layer in ``model.modules()`` order coordinates and its ``p_update``/``p_eye`` apply).
+  layer in ``model.modules()`` order coordinates: its ``p_update``, ``p_eye`` and ``calibration_batch`` apply).
 - **Before the first refresh** C = I (ι(z, I) = z: the network starts as the plain network). The
   thesis does not say how C is initialised.
 - **Eval mode**: inhibition stays on with the last C. Inhibition is part of the forward function (§3.3:
