@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
+from torch.nn.parameter import is_lazy
 
 from licli import __version__
 from licli.errors import LicliError
@@ -115,12 +116,14 @@ def compact_keys(keys: list[str]) -> str:
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor in one line."""
+    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor.
+
+    Lazily sized tensors (torch's lazy modules, e.g. a Local Inhibition map) take the checkpoint's shape."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items()
-              if k in state and state[k].shape != v.shape]
+              if k in state and not is_lazy(v) and state[k].shape != v.shape]
     problems = []
     if missing:
         problems.append(f"missing ({len(missing)}): {compact_keys(missing)}")
