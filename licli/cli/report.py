@@ -21,10 +21,10 @@ from licli.reporting.tables import frame_table
 COMPARISON_FILE = "comparison.csv"
 
 
-def parse_tolerances(values: list[str]) -> tuple[baselines.Tolerance, dict[str, baselines.Tolerance]]:
-    """``0.02`` sets the default absolute tolerance, ``METRIC=0.05`` one metric's, a ``%`` suffix makes it
-    relative to the baseline value (``fisher_rao_norm=10%``)."""
-    default = baselines.Tolerance(absolute=0.02)
+def parse_tolerances(values: list[str]) -> tuple[baselines.Tolerance | None, dict[str, baselines.Tolerance]]:
+    """``0.02`` sets the overall absolute tolerance, ``METRIC=0.05`` one metric's, a ``%`` suffix makes it
+    relative to the baseline value (``fisher_rao_norm=10%``). Not given: ``None`` (the file decides)."""
+    default: baselines.Tolerance | None = None
     per_metric: dict[str, baselines.Tolerance] = {}
     for text in values:
         metric, _, amount = text.rpartition("=")
@@ -91,7 +91,7 @@ def run_report(paths: list[Path], run_filter: RunFilter, *, out: Path | None = N
         atomic_write_text(outputs["html"], render_html(report))
     if write_baseline is not None:
         baselines.write_baseline(write_baseline, baselines.baseline_document(
-            aggregated, default_tolerance, f"written by `licli report --write-baseline` from {len(discovery.runs)} run(s)",
+            aggregated, default_tolerance or baselines.DEFAULT_TOLERANCE, f"written by `licli report --write-baseline` from {len(discovery.runs)} run(s)",
             per_metric))
         notice(f"baseline written: {write_baseline}")
     if json_output:

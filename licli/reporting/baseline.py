@@ -7,8 +7,8 @@ Baseline file (``licli report --write-baseline PATH`` writes one from the runs i
      "entries": [{"model": "small-cnn", "metric": "clean_accuracy", "setting": "dataset=mnist-mini;split=test",
                   "value": 0.9765, "direction": "higher", "tolerance": {"absolute": 0.02}}]}
 
-An entry's allowed drift is ``max(absolute, relative × |value|)``, from the entry's own ``tolerance``,
-else the file's, else the command line's. A value worse than the baseline by more than that in the
+An entry's allowed drift is ``max(absolute, relative × |value|)``; the tolerance comes from the
+command line (per metric, then overall), else the entry's own, else the file's, else 0.02 absolute. A value worse than the baseline by more than that in the
 entry's ``direction`` is a regression; a baseline entry with no current value is ``missing`` (an
 evaluation that silently stopped reporting is a failure too). Better by more than the tolerance is
 ``improved`` (not a failure: refresh the baseline on purpose to lock it in).
@@ -141,17 +141,22 @@ def write_baseline(path: str | Path, document: dict[str, Any]) -> Path:
     return atomic_write_json(path, document)
 
 
-def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance = Tolerance(),
+DEFAULT_TOLERANCE = Tolerance(absolute=0.02)
+
+
+def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance | None = None,
             per_metric: Mapping[str, Tolerance] | None = None) -> pd.DataFrame:
     """The diff table: one row per baseline entry (ok/regressed/improved/missing) and per new metric.
 
-    Tolerance precedence: ``per_metric`` (command line) > the entry's > the file's > ``tolerance``.
+    Tolerance precedence (the command line beats the file, the specific beats the general):
+    ``per_metric`` > ``tolerance`` > the entry's > the file's > ``DEFAULT_TOLERANCE``.
     """
     current = {(r.model, r.metric, r.setting): float(r.mean) for r in aggregated.itertuples(index=False)}
     rows = []
     for entry in baseline.entries:
         key = (entry.model, entry.metric, entry.setting)
-        chosen = ((per_metric or {}).get(entry.metric) or entry.tolerance or baseline.tolerance or tolerance)
+        chosen = ((per_metric or {}).get(entry.metric) or tolerance or entry.tolerance or baseline.tolerance
+                  or DEFAULT_TOLERANCE)
         allowed = chosen.allowed(entry.value)
         value = current.pop(key, math.nan)
         sign = 1.0 if entry.direction == "higher" else -1.0
