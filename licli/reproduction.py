@@ -207,7 +207,8 @@ def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_arg
             arguments = [_RUN_REFERENCE.sub(lambda m: runs[m.group(1)].as_posix(), a) for a in arguments]
             code = runner.invoke([*step.command, *arguments, "--out", root.as_posix(), "--name", step.id,
                                   *(extra_args or [])])
-            made = sorted(root.glob(f"*/*-{step.id}"), key=lambda p: p.stat().st_mtime)
+            own = re.compile(rf"\d{{8}}-\d{{6}}-{re.escape(step.id)}(-\d+)?")
+            made = sorted((p for p in root.glob("*/*") if own.fullmatch(p.name)), key=lambda p: p.stat().st_mtime)
             path = made[-1] if made else None
             status = "ok" if code == 0 and path is not None else f"failed (exit {code})"
             if status == "ok":
