@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +31,9 @@ def command_available(path: tuple[str, ...]) -> bool:
 
 
 def invoke(arguments: list[str]) -> int:
-    return typer.main.get_command(app).main(args=arguments, prog_name="licli", standalone_mode=False)
+    """Run ``licli <arguments…>`` in this process; its tables go to stderr so stdout keeps only our result."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return typer.main.get_command(app).main(args=arguments, prog_name="licli", standalone_mode=False)
 
 
 @app.command()
@@ -46,9 +50,10 @@ def reproduce(
     pick({s: s for s in SCALES}, scale, "scale")
     root = check_writable(out) / "reproduce" / f"{chosen.name}-{scale}-{time.strftime('%Y%m%d-%H%M%S')}"
     if dry_run:
-        steps = pd.DataFrame([{"step": s.id, "command": " ".join(s.command),
-                               "available": command_available(s.command),
-                               "args": " ".join(s.arguments(scale, chosen.variables(scale, root)))} for s in chosen.steps if scale in s.scales])
+        variables = chosen.variables(scale, root)
+        steps = pd.DataFrame([{"step": s.id, "command": " ".join(s.command), "available": command_available(s.command),
+                               "args": " ".join(s.arguments(scale, variables))}
+                              for s in chosen.steps if scale in s.scales])
         rows: dict[str, pd.DataFrame] = {}
     else:
         runner = Runner(available=command_available, invoke=invoke, summary=lambda path: load_run(path).metrics)

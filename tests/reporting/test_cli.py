@@ -71,3 +71,16 @@ def test_bad_input_exits_2_with_one_line(runner, fixture_runs, tmp_path, argv, m
     (tmp_path / "bad.json").write_text("{")
     argv = [a.format(tmp=tmp_path, runs=fixture_runs) for a in argv]
     _one_line(runner.invoke(app, argv), 2, message)
+
+
+@pytest.mark.parametrize("scale", ["smoke", "full"])
+def test_reproduce_dry_run_lists_steps_and_paper_numbers(runner, scale):
+    result = runner.invoke(app, ["reproduce", "normout", "--scale", scale, "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ids = [s["step"] for s in data["steps"]]
+    assert ("train-t-softmax-t150" in ids) == (scale == "full"), "full-only steps stay out of the smoke run"
+    train = next(s for s in data["steps"] if s["step"] == "train-dropout")
+    assert train["available"] and ("cifar10" if scale == "full" else "mnist-mini") in train["args"]
+    assert "{" not in train["args"], "scale variables and the configs folder are filled in"
+    assert len(data["paper"]) > 50 and all(p["paper"] is not None for p in data["paper"])
