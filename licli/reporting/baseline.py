@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,6 @@ class Baseline:
     entries: tuple[Entry, ...]
     tolerance: Tolerance | None = None
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_baseline(data: Any, source: str = "baseline") -> Baseline:
