@@ -1,0 +1,1 @@
+"""Reproduction recipes (TOML data files) and the train configs they use; read by ``licli.reproduction``."""

@@ -1,0 +1,127 @@
+"""The report contract in code: every evaluation run summarises itself as a tidy ``summary.csv``.
+
+One row per model × metric × setting (docs/report-contract.md)::
+
+    model,metric,setting,value,direction,seed
+    small-cnn,clean_accuracy,split=test,0.9765,higher,0
+    small-cnn+normout@fc1,robust_accuracy,attack=fgsm;eps=0.03137;norm=linf,0.132,higher,0
+
+``licli report`` reads these files (or, for commands written before the contract, the adapter
+registered for the command in ``licli.reporting.adapters``), compares models across runs and seeds,
+and checks them against a baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from licli.errors import LicliError
+
+SUMMARY_FILE = "summary.csv"
+REQUIRED_COLUMNS = ("model", "metric", "setting", "value")
+COLUMNS = (*REQUIRED_COLUMNS, "direction", "seed")
+DIRECTIONS = ("higher", "lower")
+
+METRIC_DIRECTIONS: dict[str, str] = {
+    "clean_accuracy": "higher",
+    "train_accuracy": "higher",
+    "test_loss": "lower",
+    "robust_accuracy": "higher",
+    "attack_success_rate": "lower",
+    "pruning_auc": "higher",
+    "pruned_accuracy": "higher",
+    "fisher_rao_norm": "lower",
+    "gsnr": "higher",
+    "mean_iou": "higher",
+    "oracle_train_accuracy": "higher",
+    "oracle_test_accuracy": "higher",
+}
+"""The metric names the evaluations share, with the direction in which a number is better. A
+``direction`` column in ``summary.csv`` overrides this; metrics not listed default to ``higher``."""
+
+
+def setting(**values: Any) -> str:
+    """The canonical ``setting`` string: ``key=value`` pairs joined by ``;`` in the order given.
+
+    Floats are written with 6 significant digits so the same budget always gives the same string
+    (``setting(attack="fgsm", eps=8/255)`` → ``attack=fgsm;eps=0.0313725``).
+    """
+    def text(value: Any) -> str:
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+    return ";".join(f"{key}={text(value)}" for key, value in values.items() if value is not None)
+
+
+def model_label(spec: Mapping[str, Any]) -> str:
+    """A model's identity in reports: the architecture plus each mechanism and the slot it fills.
+
+    ``{"name": "vgg16", "mechanisms": {"fc1": {"name": "normout", "params": {"temperature": 100}}}}``
+    → ``vgg16+normout@fc1(temperature=100)``. Seeds are not part of it, so runs of one model with
+    different seeds aggregate into one row.
+    """
+    label = str(spec.get("name", "?"))
+    for slot, mechanism in sorted((spec.get("mechanisms") or {}).items()):
+        params = ",".join(f"{k}={v}" for k, v in sorted((mechanism.get("params") or {}).items()))
+        label += f"+{mechanism.get('name', '?')}@{slot}" + (f"({params})" if params else "")
+    return label
+
+
+def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
+    """(model label, training seed) of a licli checkpoint, read from its ``.json`` metadata."""
+    meta = json.loads(Path(metadata_path).read_text())
+    seed = (meta.get("config") or {}).get("seed")
+    return model_label(meta["model"]), (int(seed) if seed is not None else None)
+
+
+def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Validate summary rows and return them with the contract's columns in order.
+
+    Raises LicliError naming the first problem (missing column, non-numeric value, bad direction).
+    """
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise LicliError(f"summary lacks column(s) {', '.join(missing)}",
+                         f"write the columns {', '.join(COLUMNS)} (docs/report-contract.md)")
+    frame["setting"] = frame["setting"].fillna("").astype(str)
+    frame["model"] = frame["model"].astype(str)
+    frame["metric"] = frame["metric"].astype(str)
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    bad = frame["value"][values.isna() & frame["value"].notna()]
+    if len(bad):
+        raise LicliError(f"summary value {bad.iloc[0]!r} is not a number", "write numbers in the value column")
+    frame["value"] = values.astype(float)
+    if "direction" not in frame.columns:
+        frame["direction"] = None
+    frame["direction"] = [d if isinstance(d, str) and d else METRIC_DIRECTIONS.get(m, "higher")
+                          for d, m in zip(frame["direction"], frame["metric"])]
+    wrong = sorted(set(frame["direction"]) - set(DIRECTIONS))
+    if wrong:
+        raise LicliError(f"summary direction {wrong[0]!r} is not one of {', '.join(DIRECTIONS)}",
+                         "write higher or lower in the direction column")
+    if "seed" not in frame.columns:
+        frame["seed"] = None
+    frame["seed"] = [None if s is None or (isinstance(s, float) and math.isnan(s)) else int(s)
+                     for s in frame["seed"]]
+    return frame[list(COLUMNS)].reset_index(drop=True)
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """Read and validate a ``summary.csv`` (LicliError if it is not one)."""
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values={"value": [""], "seed": [""]})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise LicliError(f"{path} is not a readable CSV ({str(error).splitlines()[0]})",
+                         "rewrite it with the columns of docs/report-contract.md") from None
+    return summary_frame(frame)
+
+
+def write_summary(run: Any, rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> Path:
+    """Validate ``rows`` and write them as ``summary.csv`` into ``run`` (a ``RunFolder``)."""
+    return run.write_csv(SUMMARY_FILE, summary_frame(rows))
