@@ -97,6 +97,8 @@ class TrainConfig:
     mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
     regularizer: str | None = None
     regularizer_params: dict[str, Any] = field(default_factory=dict)
+    enhance: str | None = None
+    enhance_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from licli.data import DATASETS
@@ -119,6 +121,10 @@ class TrainConfig:
             raise LicliError(f"--weight-decay must be ≥ 0 (got {self.weight_decay})", "pass e.g. --weight-decay 5e-4")
         if self.eval_batch_size < 1:
             raise LicliError(f"eval_batch_size must be ≥ 1 (got {self.eval_batch_size})", "pass e.g. 1000")
+        if self.enhance is not None:
+            from licli.mechanisms.enhancement import enhanced_objective
+
+            enhanced_objective(lambda *args: None, self.enhance, dict(self.enhance_params))
 
 
 @dataclass(frozen=True)

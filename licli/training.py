@@ -244,17 +244,23 @@ def model_spec_for(config: TrainConfig, data: Dataset) -> "ModelSpec":
 
 
 def objective_for(config: TrainConfig) -> Objective:
-    """Cross-entropy, or the regularized objective named by ``config.regularizer``."""
-    if config.regularizer is None:
-        return cross_entropy
-    from licli.mechanisms import REGULARIZERS
+    """Cross-entropy, or the regularized objective named by ``config.regularizer``, wrapped by the
+    data enhancement named by ``config.enhance`` (which changes the batch the objective sees)."""
+    objective: Objective = cross_entropy
+    if config.regularizer is not None:
+        from licli.mechanisms import REGULARIZERS
 
-    factory = pick(REGULARIZERS, config.regularizer, "regularizer")
-    try:
-        return factory(**config.regularizer_params)
-    except TypeError as error:
-        raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
-                         "see `licli train --help`") from None
+        factory = pick(REGULARIZERS, config.regularizer, "regularizer")
+        try:
+            objective = factory(**config.regularizer_params)
+        except TypeError as error:
+            raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
+                             "see `licli train --help`") from None
+    if config.enhance is not None:
+        from licli.mechanisms.enhancement import enhanced_objective
+
+        objective = enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
+    return objective
 
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,

@@ -15,6 +15,14 @@ from licli.reporting.tables import frame_json, frame_table
 from licli.training import discard_state, fit, saved_config
 
 
+def enhance_params(quantile: float | None, ratio: float | None, sigma: float | None, blur_sigma: float | None,
+                   layers: str | None) -> dict | None:
+    """The li-blur flags that were given, as ``TrainConfig.enhance_params`` (None: take the config file's)."""
+    given = {"quantile": quantile, "ratio": ratio, "sigma": sigma, "blur_sigma": blur_sigma,
+             "layers": [name.strip() for name in layers.split(",") if name.strip()] if layers else None}
+    return {key: value for key, value in given.items() if value is not None} or None
+
+
 @app.command()
 def train(
     model: str = typer.Option(None, help="Architecture: mlp, small-cnn, vgg16, resnet18."),
@@ -28,6 +36,12 @@ def train(
     seed: int = typer.Option(None, help="Seed for weights, data order and mechanisms."),
     augment: bool = typer.Option(None, "--augment/--no-augment", help="Random crop + flip (CIFAR)."),
     model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.'),
+    enhance: str = typer.Option(None, help="Data enhancement during training: li-blur (LI data enhancement)."),
+    enhance_quantile: float = typer.Option(None, help="li-blur: pixels above this per-image quantile of |F| stay sharp."),
+    enhance_ratio: float = typer.Option(None, help="li-blur: fraction of each batch that is enhanced."),
+    enhance_sigma: float = typer.Option(None, help="li-blur: σ of the LoG on the gradient norms."),
+    enhance_blur_sigma: float = typer.Option(None, help="li-blur: σ of the Gaussian blur of the inhibited pixels."),
+    enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -44,7 +58,9 @@ def train(
     train_config = resolve(TrainConfig, file=file_config, flags={
         "model": model, "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
         "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "augment": augment,
-        "model_options": parse_json_option(model_options, "--model-options")})
+        "model_options": parse_json_option(model_options, "--model-options"), "enhance": enhance,
+        "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
+                                         enhance_layers)})
     options = RunOptions(device=device, out=out, name=name, data_dir=data_dir, download=download)
     data = load_dataset(train_config.dataset, data_dir, download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):

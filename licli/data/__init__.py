@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 from licli.data.core import Dataset, Split, batches, resolve_data_dir
+from licli.data.boxes import BoxedDataset, split_boxes
 from licli.data.mnist import load_mnist, load_mnist_mini
+from licli.data.mnist_loc import load_mnist_loc
 
 DATASETS = {
     "mnist": load_mnist,
     "mnist-mini": load_mnist_mini,
+    "mnist-loc": load_mnist_loc,
 }
 
 
@@ -22,4 +25,4 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     return loader(resolve_data_dir(data_dir), download)
 
 
-__all__ = ["DATASETS", "Dataset", "Split", "batches", "load_dataset", "resolve_data_dir"]
+__all__ = ["DATASETS", "BoxedDataset", "Dataset", "Split", "batches", "load_dataset", "resolve_data_dir", "split_boxes"]
