@@ -68,6 +68,7 @@ def evaluate_saliency(
     sigma: float = typer.Option(2.0, help="LI-Map: σ of the LoG (eq. 18)."),
     kernel_size: int = typer.Option(None, help="LI-Map: LoG kernel size s (odd; default scipy's for σ)."),
     response: str = typer.Option("centre", help="LI-Map read-out of F: centre (default), abs (paper), signed."),
+    padding: str = typer.Option("replicate", help="LI-Map: border of the LoG, replicate (default) or zeros."),
     overlays: int = typer.Option(8, min=0, help="Overlay PNG rows (first images) per model."),
     sanity_check: bool = typer.Option(False, "--sanity-check", help="Run the cascading-randomisation check instead."),
     blur_robustness_mode: bool = typer.Option(False, "--blur-robustness",
@@ -90,7 +91,7 @@ def evaluate_saliency(
         raise LicliError(f"unknown split {split!r}", "use --split test or --split train")
     mode = "sanity-check" if sanity_check else "blur-robustness" if blur_robustness_mode else "localization"
     settings = SaliencySettings(methods=_names(methods), backend=backend, target=target, percent=percent,
-                                layers=_names(layers), sigma=sigma, kernel_size=kernel_size, response=response,
+                                layers=_names(layers), sigma=sigma, kernel_size=kernel_size, response=response, padding=padding,
                                 batch_size=batch_size)
     config = SaliencyRunConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
                                _sigmas(blur_sigmas), seed)

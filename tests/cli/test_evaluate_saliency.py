@@ -59,6 +59,7 @@ BAD = [
     (["--layers", "nowhere"], "model has no layer 'nowhere'"),
     (["--kernel-size", "4"], "--kernel-size must be a positive odd integer"),
     (["--sanity-check", "--blur-robustness"], "separate modes"),
+    (["--padding", "wrap"], "unknown LoG padding 'wrap'"),
     (["--blur-robustness", "--blur-sigmas", "a,b"], "not a list of numbers"),
 ]
 

@@ -15,6 +15,11 @@ How F is read as a saliency map is ambiguous in the paper, so it is a choice (``
   where the gradient magnitude itself concentrates after lateral inhibition.
 - ``signed``: F itself, eq. 20 read literally ("the largest F values"); with the LoG's sign this ranks
   the surround first. Kept to reproduce the equation as printed.
+
+The border of D is also a choice (``padding``): ``replicate`` (default, scipy's ``mode="nearest"``)
+or ``zeros`` (scipy's ``mode="constant"``, the released code's). With zeros every map edge where the
+gradient is non-zero looks like the edge of a blob, and the LoG puts a strong response along the whole
+image border, which stretches the top-k box to the image.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from licli.evaluations.saliency.cam import resize_maps
@@ -38,6 +44,18 @@ LI_MAP_RESPONSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+LOG_PADDINGS = {"replicate": "replicate", "zeros": "constant"}
+"""``padding`` name → ``torch.nn.functional.pad`` mode (scipy's ``nearest`` and ``constant``)."""
+
+
+def log_with_padding(maps: torch.Tensor, sigma: float, size: int, padding: str) -> torch.Tensor:
+    """LoG of (N, h, w) maps with the given border: padding by the kernel radius first makes the shared
+    zero-padded ``log_filter`` see that border (its own zeros fall in the ring that is cropped)."""
+    radius = (size - 1) // 2
+    padded = F.pad(maps.unsqueeze(1), (radius,) * 4, mode=LOG_PADDINGS[padding]).squeeze(1)
+    return log_filter(padded, sigma, size)[:, radius:radius + maps.shape[-2], radius:radius + maps.shape[-1]]
+
+
 def kernel_size_for(sigma: float, size: int | None) -> int:
     """The LoG kernel size: as given, else scipy's for σ (radius ⌊4σ + ½⌋); warns without centre-surround."""
     size = suggested_size(sigma) if size is None else size
@@ -46,8 +64,8 @@ def kernel_size_for(sigma: float, size: int | None) -> int:
 
 
 def li_importance(model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor,
-                  score: Callable[[torch.Tensor], torch.Tensor], sigma: float, size: int
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  score: Callable[[torch.Tensor], torch.Tensor], sigma: float, size: int,
+                  padding: str = "replicate") -> tuple[torch.Tensor, torch.Tensor]:
     """F = Σ_l resize(LoG_{σ,s}(‖∂P/∂A^l‖₂)) of shape (N, H, W), and the logits of the same forward pass.
 
     ``score(logits)`` gives P per image, shape (N,); images must not interact in the forward pass
@@ -61,7 +79,7 @@ def li_importance(model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor
         if gradient.dim() != 4:
             raise ValueError(f"LI-Map needs (N, C, h, w) activations, got shape {tuple(gradient.shape)}")
         norms = gradient.norm(dim=1)
-        importance = importance + resize_maps(log_filter(norms, sigma, size), target)
+        importance = importance + resize_maps(log_with_padding(norms, sigma, size, padding), target)
     return importance, logits.detach()
 
 
@@ -69,14 +87,16 @@ class LIMap:
     """LI-Map bound to a model and its activation layers: ``method(x, classes) -> maps`` (N, H, W)."""
 
     def __init__(self, model: nn.Module, layers: Sequence[nn.Module], sigma: float = DEFAULT_SIGMA,
-                 size: int | None = None, response: str = "centre") -> None:
+                 size: int | None = None, response: str = "centre", padding: str = "replicate") -> None:
         self.model = model
         self.layers = list(layers)
         self.sigma = sigma
         self.size = kernel_size_for(sigma, size)
         self.response = pick(LI_MAP_RESPONSES, response, "LI-Map response")
+        pick(LOG_PADDINGS, padding, "LoG padding")
+        self.padding = padding
 
     def __call__(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         importance, _ = li_importance(self.model, self.layers, x, lambda logits: class_scores(logits, classes),
-                                      self.sigma, self.size)
+                                      self.sigma, self.size, self.padding)
         return self.response(importance)

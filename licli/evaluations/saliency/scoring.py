@@ -17,7 +17,7 @@ from torch import nn
 
 from licli.errors import LicliError
 from licli.evaluations.saliency.layers import default_layers, resolve_layers
-from licli.evaluations.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES
+from licli.evaluations.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES, LOG_PADDINGS
 from licli.evaluations.saliency.localization import BOX_CONVENTION, BOX_RULES, box_iou, saliency_boxes
 from licli.registry import pick
 
@@ -37,6 +37,7 @@ class SaliencySettings:
     sigma: float = DEFAULT_SIGMA
     kernel_size: int | None = None
     response: str = "centre"
+    padding: str = "replicate"
     batch_size: int = 100
     box_convention: str = BOX_CONVENTION
 
@@ -58,6 +59,7 @@ class SaliencySettings:
             raise LicliError(f"--kernel-size must be a positive odd integer (got {self.kernel_size})",
                              "pass e.g. --kernel-size 17, or leave it out to take scipy's size for σ")
         pick(LI_MAP_RESPONSES, self.response, "LI-Map response")
+        pick(LOG_PADDINGS, self.padding, "LoG padding")
         if self.batch_size < 1:
             raise LicliError(f"--batch-size must be ≥ 1 (got {self.batch_size})", "pass e.g. --batch-size 100")
 
@@ -77,7 +79,8 @@ def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_
     names = list(settings.layers) or default_layers(model, image_shape, last_only=LAST_LAYER_ONLY[name])
     layers = resolve_layers(model, names)
     if name == "li-map":
-        return factory(model, layers, sigma=settings.sigma, size=settings.kernel_size, response=settings.response)
+        return factory(model, layers, sigma=settings.sigma, size=settings.kernel_size, response=settings.response,
+                       padding=settings.padding)
     return factory(model, layers)
 
 

@@ -18,16 +18,17 @@ def linear_conv_model(channels=3, size=12, classes=4):
                          nn.Linear(channels * size * size, classes)).double().eval()
 
 
+@pytest.mark.parametrize("padding,scipy_mode", [("zeros", "constant"), ("replicate", "nearest")])
 @pytest.mark.parametrize("response", sorted(LI_MAP_RESPONSES))
-def test_li_map_equals_closed_form(response):
+def test_li_map_equals_closed_form(response, padding, scipy_mode):
     model, sigma, size = linear_conv_model(), 1.5, 7
     x = torch.rand(3, 1, 12, 12, dtype=torch.float64)
     classes = torch.tensor([0, 2, 3])
-    maps = LIMap(model, [model[1]], sigma=sigma, size=size, response=response)(x, classes)
+    maps = LIMap(model, [model[1]], sigma=sigma, size=size, response=response, padding=padding)(x, classes)
     weights = model[3].weight.detach().view(4, 3, 12, 12)
     for i, c in enumerate(classes.tolist()):
         norms = weights[c].norm(dim=0).numpy()
-        expected = gaussian_laplace(norms, sigma, mode="constant", truncate=((size - 1) // 2) / sigma)
+        expected = gaussian_laplace(norms, sigma, mode=scipy_mode, truncate=((size - 1) // 2) / sigma)
         expected = {"signed": expected, "abs": np.abs(expected), "centre": np.maximum(-expected, 0)}[response]
         np.testing.assert_allclose(maps[i].numpy(), expected, atol=1e-12)
 
