@@ -244,23 +244,26 @@ def model_spec_for(config: TrainConfig, data: Dataset) -> "ModelSpec":
 
 
 def objective_for(config: TrainConfig) -> Objective:
-    """Cross-entropy, or the regularized objective named by ``config.regularizer``, wrapped by the
-    data enhancement named by ``config.enhance`` (which changes the batch the objective sees)."""
-    objective: Objective = cross_entropy
-    if config.regularizer is not None:
-        from licli.mechanisms import REGULARIZERS
+    """Cross-entropy, or the regularized objective named by ``config.regularizer``."""
+    if config.regularizer is None:
+        return cross_entropy
+    from licli.mechanisms import REGULARIZERS
 
-        factory = pick(REGULARIZERS, config.regularizer, "regularizer")
-        try:
-            objective = factory(**config.regularizer_params)
-        except TypeError as error:
-            raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
-                             "see `licli train --help`") from None
-    if config.enhance is not None:
-        from licli.mechanisms.enhancement import enhanced_objective
+    factory = pick(REGULARIZERS, config.regularizer, "regularizer")
+    try:
+        return factory(**config.regularizer_params)
+    except TypeError as error:
+        raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
+                         "see `licli train --help`") from None
 
-        objective = enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
-    return objective
+
+def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
+    """``objective`` wrapped by the data enhancement ``config.enhance`` names (it changes the batch), if any."""
+    if config.enhance is None:
+        return objective
+    from licli.mechanisms.enhancement import enhanced_objective
+
+    return enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
 
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
@@ -271,8 +274,8 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     spec = model_spec_for(config, data)
     torch.manual_seed(config.seed)
     model = build_model(spec)
-    history = train(model, data, config, device=device, objective=objective_for(config), state_dir=run_dir,
-                    resume=resume, progress=progress)
+    history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
+                    state_dir=run_dir, resume=resume, progress=progress)
     return model, spec, history
 
 

@@ -12,7 +12,7 @@ from licli.errors import LicliError
 from licli.evaluations.saliency.li_map import LI_MAP_RESPONSES, li_importance
 from licli.mechanisms.enhancement import SCORES, LIBlur, inhibition_mask
 from licli.models.slots import Slot
-from licli.training import cross_entropy, objective_for
+from licli.training import cross_entropy, objective_for, with_enhancement
 
 
 def model():
@@ -46,10 +46,10 @@ def test_blurs_exactly_the_masked_pixels_of_ratio_of_the_batch(ratio):
     assert all(p.grad is None for p in net.parameters())
 
 
-def test_objective_for_wraps_the_loss_with_the_enhancement():
+def test_training_wraps_the_loss_with_the_enhancement():
     config = TrainConfig(model="mlp", dataset="mnist-mini", enhance="li-blur",
                          enhance_params={"ratio": 0.5, "layers": ["a1"]})
-    objective = objective_for(config)
+    objective = with_enhancement(config, objective_for(config))
     assert isinstance(objective, LIBlur) and objective.objective is cross_entropy
     net = model()
     loss, logits = objective(net, torch.rand(4, 1, 16, 16), torch.tensor([0, 1, 2, 0]), torch.arange(4))
