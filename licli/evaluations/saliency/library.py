@@ -13,26 +13,29 @@ from torch import nn
 
 
 class LibraryCAM:
-    """``library_class(model, target_layers)`` called with ``ClassifierOutputTarget`` per image."""
+    """``pytorch_grad_cam.<library_name>(model, target_layers)`` called with ``ClassifierOutputTarget``
+    per image (the library, and OpenCV with it, is imported only when a library method runs)."""
 
-    library_class: type
+    library_name: str
 
     def __init__(self, model: nn.Module, layers: Sequence[nn.Module]) -> None:
         self.model = model
         self.layers = list(layers)
 
     def __call__(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        import pytorch_grad_cam
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
         targets = [ClassifierOutputTarget(int(c)) for c in classes.tolist()]
-        with type(self).library_class(model=self.model, target_layers=self.layers) as cam:
+        library_class = getattr(pytorch_grad_cam, self.library_name)
+        with library_class(model=self.model, target_layers=self.layers) as cam:
             maps = cam(input_tensor=x, targets=targets)
         return torch.from_numpy(maps).to(x.device)
 
 
 class LibraryGradCAM(LibraryCAM):
-    from pytorch_grad_cam import GradCAM as library_class
+    library_name = "GradCAM"
 
 
 class LibraryGradCAMPlusPlus(LibraryCAM):
-    from pytorch_grad_cam import GradCAMPlusPlus as library_class
+    library_name = "GradCAMPlusPlus"
