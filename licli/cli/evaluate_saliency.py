@@ -4,7 +4,7 @@ under background blur (§3.4, Fig. 10)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 import torch

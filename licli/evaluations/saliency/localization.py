@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from licli.registry import pick
+
 BOX_CONVENTION = "inclusive-pixels"
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -84,6 +86,4 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def saliency_boxes(maps: torch.Tensor, percent: float, rule: str = "all") -> torch.Tensor:
     """The predicted box of each map: top ``percent`` pixels, filtered by ``rule`` (``BOX_RULES``)."""
-    from licli.registry import pick
-
     return mask_boxes(pick(BOX_RULES, rule, "box rule")(top_pixels(maps, percent)))
