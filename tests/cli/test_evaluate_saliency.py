@@ -60,6 +60,7 @@ BAD = [
     (["--kernel-size", "4"], "--kernel-size must be a positive odd integer"),
     (["--sanity-check", "--blur-robustness"], "separate modes"),
     (["--padding", "wrap"], "unknown LoG padding 'wrap'"),
+    (["--methods", "li-map", "--layers", "14"], "LI-Map needs spatial"),
     (["--blur-robustness", "--blur-sigmas", "a,b"], "not a list of numbers"),
 ]
 

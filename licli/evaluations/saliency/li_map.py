@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from licli.errors import LicliError
 from licli.evaluations.saliency.cam import resize_maps
 from licli.evaluations.saliency.layers import class_scores, forward_with_activations
 from licli.mechanisms.log_kernel import log_filter, suggested_size, warn_if_no_centre_surround
@@ -77,7 +78,8 @@ def li_importance(model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor
     importance = torch.zeros(x.shape[0], *target, device=x.device, dtype=x.dtype)
     for gradient in gradients:
         if gradient.dim() != 4:
-            raise ValueError(f"LI-Map needs (N, C, h, w) activations, got shape {tuple(gradient.shape)}")
+            raise LicliError(f"LI-Map needs spatial (N, C, h, w) activations, got shape {tuple(gradient.shape)}",
+                             "choose convolutional layers with --layers")
         norms = gradient.norm(dim=1)
         importance = importance + resize_maps(log_with_padding(norms, sigma, size, padding), target)
     return importance, logits.detach()
