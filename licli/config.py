@@ -97,6 +97,8 @@ class TrainConfig:
     mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
     regularizer: str | None = None
     regularizer_params: dict[str, Any] = field(default_factory=dict)
+    enhance: str | None = None
+    enhance_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from licli.data import DATASETS
@@ -138,6 +140,10 @@ class TrainConfig:
         if not isinstance(self.regularizer_params, dict):
             raise LicliError(f"regularizer_params must be a table (got {self.regularizer_params!r})",
                              "pass a JSON object to --regularizer-params")
+        if self.enhance is not None:
+            from licli.mechanisms.enhancement import enhanced_objective
+
+            enhanced_objective(lambda *args: None, self.enhance, dict(self.enhance_params))
 
 
 @dataclass(frozen=True)

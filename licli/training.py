@@ -257,6 +257,15 @@ def objective_for(config: TrainConfig) -> Objective:
                          "see the README section Mechanisms for its parameters") from None
 
 
+def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
+    """``objective`` wrapped by the data enhancement ``config.enhance`` names (it changes the batch), if any."""
+    if config.enhance is None:
+        return objective
+    from licli.mechanisms.enhancement import enhanced_objective
+
+    return enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
+
+
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
         resume: bool = False, progress: Progress | None = None) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
     """Build the model ``config`` names (seeded), train it on ``data``; return model, spec and history."""
@@ -265,8 +274,8 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     spec = model_spec_for(config, data)
     torch.manual_seed(config.seed)
     model = build_model(spec)
-    history = train(model, data, config, device=device, objective=objective_for(config), state_dir=run_dir,
-                    resume=resume, progress=progress)
+    history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
+                    state_dir=run_dir, resume=resume, progress=progress)
     return model, spec, history
 
 

@@ -43,6 +43,12 @@ def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> d
         for target in targets:
             specs[target]["params"].update(values)
     return specs
+def enhance_params(quantile: float | None, ratio: float | None, sigma: float | None, blur_sigma: float | None,
+                   layers: str | None) -> dict | None:
+    """The li-blur flags that were given, as ``TrainConfig.enhance_params`` (None: take the config file's)."""
+    given = {"quantile": quantile, "ratio": ratio, "sigma": sigma, "blur_sigma": blur_sigma,
+             "layers": [name.strip() for name in layers.split(",") if name.strip()] if layers else None}
+    return {key: value for key, value in given.items() if value is not None} or None
 
 
 @app.command()
@@ -66,6 +72,12 @@ def train(
     regularizer: str = typer.Option(None, help=f"Regularized objective: {', '.join(REGULARIZERS)} (weight decay is "
                                     "--weight-decay)."),
     regularizer_params: str = typer.Option(None, help='Regularizer parameters as JSON, e.g. \'{"weight": 0.1}\'.'),
+    enhance: str = typer.Option(None, help="Data enhancement during training: li-blur (LI data enhancement)."),
+    enhance_quantile: float = typer.Option(None, help="li-blur: pixels above this per-image quantile of |F| stay sharp."),
+    enhance_ratio: float = typer.Option(None, help="li-blur: fraction of each batch that is enhanced."),
+    enhance_sigma: float = typer.Option(None, help="li-blur: σ of the LoG on the gradient norms."),
+    enhance_blur_sigma: float = typer.Option(None, help="li-blur: σ of the Gaussian blur of the inhibited pixels."),
+    enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -84,7 +96,9 @@ def train(
         "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "augment": augment,
         "model_options": parse_json_option(model_options, "--model-options"),
         "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": regularizer,
-        "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params")})
+        "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": enhance,
+        "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
+                                         enhance_layers)})
     options = RunOptions(device=device, out=out, name=name, data_dir=data_dir, download=download)
     data = load_dataset(train_config.dataset, data_dir, download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):

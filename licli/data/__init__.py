@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from licli.data.cifar10 import load_cifar10, load_cifar10_mini
 from licli.data.core import Dataset, Split, batches, cache_dir, resolve_data_dir
+from licli.data.boxes import BoxedDataset, split_boxes
 from licli.data.mnist import load_mnist, load_mnist_mini
+from licli.data.mnist_loc import load_mnist_loc
 
 DATASETS = {
     "mnist": load_mnist,
     "mnist-mini": load_mnist_mini,
     "cifar10": load_cifar10,
     "cifar10-mini": load_cifar10_mini,
+    "mnist-loc": load_mnist_loc,
 }
 
 
@@ -25,4 +28,5 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     return loader(resolve_data_dir(data_dir), download)
 
 
-__all__ = ["DATASETS", "Dataset", "Split", "batches", "cache_dir", "load_dataset", "resolve_data_dir"]
+__all__ = ["DATASETS", "BoxedDataset", "Dataset", "Split", "batches", "cache_dir", "load_dataset", "resolve_data_dir",
+           "split_boxes"]

@@ -18,6 +18,7 @@ MODELS = {
     "small-cnn": zoo.small_cnn,
     "vgg16": zoo.vgg16,
     "resnet18": zoo.resnet18,
+    "gap-cnn": zoo.gap_cnn,
 }
 
 

@@ -89,3 +89,22 @@ def resnet18(num_classes: int, in_channels: int, image_size: tuple[int, int]) ->
         for i in range(len(layer)):
             layer[i] = _SlottedBlock(layer[i], Slot(f"{stage}.{i}"))
     return nn.Sequential(default_normalize(in_channels), model)
+
+
+def gap_cnn(num_classes: int, in_channels: int, image_size: tuple[int, int], *, filters: int = 16,
+            activation: str = "relu") -> nn.Module:
+    """Three 3×3 conv blocks (``filters``, 2×, 4× channels; 2×2 max-pool between) + global average pool.
+
+    A small all-convolutional classifier for localisation (``mnist-loc``): its cost does not grow with
+    the image size. Slots ``conv1``, ``conv2``, ``conv3`` after each conv activation (full, ½ and ¼ size).
+    """
+    widths = (filters, 2 * filters, 4 * filters)
+    layers: list[nn.Module] = [default_normalize(in_channels)]
+    previous = in_channels
+    for i, width in enumerate(widths, start=1):
+        if i > 1:
+            layers.append(nn.MaxPool2d(2))
+        layers += [nn.Conv2d(previous, width, 3, padding=1), _activation(activation), Slot(f"conv{i}")]
+        previous = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, num_classes)]
+    return nn.Sequential(*layers)
