@@ -127,6 +127,10 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
         elif folder.path.exists():
             folder.finish("failed", error.exit_code, str(error))
         raise
+    except KeyboardInterrupt:
+        if folder.path.exists():
+            folder.finish("interrupted", 130, "interrupted")
+        raise
     except BaseException as error:
         if folder.path.exists():
             folder.finish("failed", 3, f"{type(error).__name__}: {error}")
