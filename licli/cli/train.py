@@ -12,13 +12,13 @@ from torch import nn
 from licli.checkpoints import Checkpoint, save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
-from licli.data import load_dataset
-from licli.models import ModelSpec
+from licli.data import DATASETS, load_dataset
+from licli.models import MODELS, ModelSpec
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.files import RunFolder
 from licli.reporting.tables import frame_json, frame_table
 from licli.runtime import sha256_file
-from licli.training import discard_state, fit, saved_config
+from licli.training import OPTIMIZERS, discard_state, fit, saved_config
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
 
@@ -50,11 +50,11 @@ def run_options(device: str | None, out: str | None, name: str | None, data_dir:
 
 @app.command()
 def train(
-    model: str = typer.Option(None, help="Architecture: mlp, small-cnn, vgg16, resnet18."),
-    dataset: str = typer.Option(None, help="Dataset: mnist-mini (embedded), mnist, cifar10."),
+    model: str = typer.Option(None, help=f"Architecture: {', '.join(MODELS)} (default small-cnn)."),
+    dataset: str = typer.Option(None, help=f"Dataset: {', '.join(DATASETS)} (default mnist-mini, embedded)."),
     epochs: int = typer.Option(None, help="Number of epochs."),
     batch_size: int = typer.Option(None, help="Training batch size."),
-    optimizer: str = typer.Option(None, help="sgd or adam."),
+    optimizer: str = typer.Option(None, help=f"Optimizer: {', '.join(OPTIMIZERS)}."),
     lr: float = typer.Option(None, help="Learning rate."),
     momentum: float = typer.Option(None, help="SGD momentum."),
     weight_decay: float = typer.Option(None, help="L2 weight decay."),
