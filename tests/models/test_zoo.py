@@ -42,10 +42,16 @@ def test_small_cnn_is_the_li_paper_architecture():
     assert [(l.in_features, l.out_features) for l in linears] == [(32 * 26 * 26, 728), (728, 10)]
 
 
+def structure(name, **spec):
+    """The model built on the meta device: its layers and shapes, without allocating or initialising weights."""
+    with torch.device("meta"):
+        return build_model(ModelSpec(name, **spec))
+
+
 def test_vgg16_classifier_has_the_normout_layer_indices():
     """NormOut §2.3.1 lists the classifier as (46) Linear 25088→4096, (47) ReLU, (48) Dropout,
     (49) Linear 4096→4096, (50) ReLU, (51) Dropout, (52) Linear 4096→10 in the flattened VGG-16-BN."""
-    vgg = build_model(ModelSpec("vgg16", num_classes=10, in_channels=3, image_size=(32, 32)))[1]
+    vgg = structure("vgg16", num_classes=10, in_channels=3, image_size=(32, 32))[1]
     layers = [*vgg.features, vgg.avgpool, nn.Flatten(), *vgg.classifier]
     assert isinstance(layers[46], nn.Linear) and (layers[46].in_features, layers[46].out_features) == (25088, 4096)
     assert isinstance(layers[47], nn.ReLU) and isinstance(layers[50], nn.ReLU)
