@@ -3,7 +3,6 @@
 import json
 
 import pandas as pd
-import pytest
 
 from licli.cli import app
 from licli.runtime import sha256_file
