@@ -80,7 +80,7 @@ def _positive(value: float, name: str, fix: str) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters. Defaults train ``small-cnn`` on ``mnist-mini`` to ≥ 95% in seconds."""
+    """Training hyper-parameters. Defaults train ``small-cnn`` on ``mnist-mini`` to ≈ 97% test accuracy (3 epochs)."""
 
     model: str = "small-cnn"
     dataset: str = "mnist-mini"

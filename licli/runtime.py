@@ -96,13 +96,17 @@ def device_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def base_manifest(command: str, config: Any, device: torch.device, seed: int | None) -> dict[str, Any]:
-    """The manifest fields known when a run starts; the run folder adds files, hashes and end time."""
+def base_manifest(command: str, config: Any, device: torch.device, seed: int | None,
+                  argv: list[str] | None = None) -> dict[str, Any]:
+    """The manifest fields known when a run starts; the run folder adds files, hashes and end time.
+
+    ``argv`` defaults to ``sys.argv``.
+    """
     from dataclasses import asdict, is_dataclass
 
     return {
         "command": command,
-        "argv": list(sys.argv),
+        "argv": list(sys.argv if argv is None else argv),
         "config": asdict(config) if is_dataclass(config) else config,
         "seed": seed,
         "versions": package_versions(),

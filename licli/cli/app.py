@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from licli.reporting.files import RunFolder, new_run_path
 from licli.runtime import base_manifest, resolve_device, seed_everything
 
 DEBUG_ENV = "LICLI_DEBUG"
+INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
+"""The arguments ``licli`` was called with (also when called in-process, e.g. by tests), for manifests."""
 
 
 class LicliGroup(TyperGroup):
@@ -40,6 +43,7 @@ class LicliGroup(TyperGroup):
              windows_expand_args=True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get(DEBUG_ENV) == "1"
+        INVOCATION.set([prog_name or "licli", *argv])
         try:
             result = super().main(args=argv, prog_name=prog_name or "licli", complete_var=complete_var,
                                   standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -115,7 +119,7 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     device = resolve_device(options.device)
     if seed is not None:
         seed_everything(seed)
-    manifest = base_manifest(command, config, device, seed)
+    manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
     manifest["run_options"] = asdict(options)
     folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
     existed = folder.path.exists()
@@ -126,6 +130,10 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
             shutil.rmtree(folder.path, ignore_errors=True)
         elif folder.path.exists():
             folder.finish("failed", error.exit_code, str(error))
+        raise
+    except KeyboardInterrupt:
+        if folder.path.exists():
+            folder.finish("interrupted", 130, "interrupted")
         raise
     except BaseException as error:
         if folder.path.exists():

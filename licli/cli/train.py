@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import typer
+from torch import nn
 
-from licli.checkpoints import save_checkpoint
+from licli.checkpoints import Checkpoint, save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
-from licli.data import load_dataset
+from licli.data import DATASETS, load_dataset
 from licli.errors import LicliError
 from licli.mechanisms import MECHANISMS, REGULARIZERS
+from licli.models import MODELS, ModelSpec
 from licli.reporting.console import EpochProgress, stdout
+from licli.reporting.files import RunFolder
 from licli.reporting.tables import frame_json, frame_table
-from licli.training import discard_state, fit, saved_config
+from licli.runtime import sha256_file
+from licli.training import OPTIMIZERS, discard_state, fit, saved_config
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
+
+
+def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, history: pd.DataFrame,
+                        config: TrainConfig) -> Checkpoint:
+    """Write ``metrics.csv`` and the checkpoint ``model.safetensors`` + ``model.json`` into ``run``."""
+    run.write_csv("metrics.csv", history)
+    final = history.iloc[-1].to_dict()
+    checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra={
+        "dataset": config.dataset, "config": asdict(config),
+        "metrics": {k: final[k] for k in ("train_accuracy", "test_accuracy", "test_loss")}})
+    run.manifest["files"]["model.safetensors"] = {"sha256": checkpoint.meta["weights_sha256"]}
+    run.manifest["files"]["model.json"] = {"sha256": sha256_file(checkpoint.metadata)}
+    return checkpoint
+
+
+def print_history(history: pd.DataFrame, title: str) -> None:
+    stdout().print(frame_table(history[HISTORY_COLUMNS], title=title,
+                               percent_columns=("train_accuracy", "test_accuracy")))
+
+
+def run_options(device: str | None, out: str | None, name: str | None, data_dir: str | None,
+                download: bool = False) -> RunOptions:
+    """Run options from flags, else ``LICLI_DEVICE``/``LICLI_OUT``/``LICLI_NAME``/``LICLI_DATA_DIR``, else defaults."""
+    return resolve(RunOptions, flags={"device": device, "out": out, "name": name, "data_dir": data_dir,
+                                      "download": download or None})
 
 
 def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> dict[str, dict[str, Any]] | None:
@@ -43,6 +76,8 @@ def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> d
         for target in targets:
             specs[target]["params"].update(values)
     return specs
+
+
 def enhance_params(quantile: float | None, ratio: float | None, sigma: float | None, blur_sigma: float | None,
                    layers: str | None) -> dict | None:
     """The li-blur flags that were given, as ``TrainConfig.enhance_params`` (None: take the config file's)."""
@@ -53,11 +88,11 @@ def enhance_params(quantile: float | None, ratio: float | None, sigma: float | N
 
 @app.command()
 def train(
-    model: str = typer.Option(None, help="Architecture: mlp, small-cnn, vgg16, resnet18."),
-    dataset: str = typer.Option(None, help="Dataset: mnist-mini (embedded), mnist, cifar10."),
+    model: str = typer.Option(None, help=f"Architecture: {', '.join(MODELS)} (default small-cnn)."),
+    dataset: str = typer.Option(None, help=f"Dataset: {', '.join(DATASETS)} (default mnist-mini, embedded)."),
     epochs: int = typer.Option(None, help="Number of epochs."),
     batch_size: int = typer.Option(None, help="Training batch size."),
-    optimizer: str = typer.Option(None, help="sgd or adam."),
+    optimizer: str = typer.Option(None, help=f"Optimizer: {', '.join(OPTIMIZERS)}."),
     lr: float = typer.Option(None, help="Learning rate."),
     momentum: float = typer.Option(None, help="SGD momentum."),
     weight_decay: float = typer.Option(None, help="L2 weight decay."),
@@ -80,14 +115,18 @@ def train(
     enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    device: str = typer.Option(None, help="auto (default), cpu, cuda or cuda:N."),
     data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
     download: bool = typer.Option(False, help="Allow downloading the dataset if it is missing."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
+    out: str = typer.Option(None, help="Root folder for run folders (default: reports)."),
     name: str = typer.Option("train", help="Name of this run (suffix of its folder)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Train a model and write a safetensors checkpoint, per-epoch metrics and a manifest."""
+    """Train a model and write a safetensors checkpoint, per-epoch metrics and a manifest.
+
+    Settings come from defaults < --config TOML < LICLI_<SETTING> variables < flags. --resume takes
+    the settings of the interrupted run (changing them is refused) and continues in its folder.
+    """
     file_config = load_toml(config)
     if resume is not None:
         file_config = {**saved_config(resume), **file_config}
@@ -99,25 +138,19 @@ def train(
         "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": enhance,
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
                                          enhance_layers)})
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir, download=download)
-    data = load_dataset(train_config.dataset, data_dir, download)
+    options = run_options(device, out, name, data_dir, download)
+    data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):
+        run.manifest["resumed"] = resume is not None
         for role, path in data.files.items():
             run.record_input(f"data:{role}", path)
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
                                  resume=resume is not None, progress=EpochProgress())
-        run.write_csv("metrics.csv", history)
-        final = history.iloc[-1].to_dict()
-        checkpoint = save_checkpoint(run.file("model.safetensors"), net, spec, extra={
-            "dataset": train_config.dataset, "config": train_config.__dict__ | {},
-            "metrics": {k: final[k] for k in ("train_accuracy", "test_accuracy", "test_loss")}})
-        run.manifest["files"]["model.safetensors"] = {"sha256": checkpoint.meta["weights_sha256"]}
+        checkpoint = write_trained_model(run, net, spec, history, train_config)
         discard_state(run.path)
-    summary = history[["epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"]]
-    console = stdout()
     if json_output:
-        console.print_json(frame_json(summary, checkpoint=str(checkpoint.weights), run=str(run.path)))
+        stdout().print_json(frame_json(history[HISTORY_COLUMNS], checkpoint=str(checkpoint.weights),
+                                       run=str(run.path)))
     else:
-        console.print(frame_table(summary, title=f"licli train · {spec.name} on {train_config.dataset}",
-                                  percent_columns=("train_accuracy", "test_accuracy")))
-        console.print(f"checkpoint: {checkpoint.weights}", highlight=False)
+        print_history(history, f"licli train · {spec.name} on {train_config.dataset}")
+        stdout().print(f"checkpoint: {checkpoint.weights}", highlight=False, markup=False)
