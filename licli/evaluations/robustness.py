@@ -182,8 +182,45 @@ def summarise(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Table 3.4's layout: rows = models, columns = attacks (then worst case), cells = robust accuracy."""
+    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy."""
     order = list(dict.fromkeys(summary["attack"]))
-    table = summary.pivot_table(index="model", columns="attack", values="robust_accuracy", sort=False)
-    clean = summary.groupby("model", sort=False)["clean_accuracy"].first()
+    table = summary.pivot_table(index=["model", "eps"], columns="attack", values="robust_accuracy", sort=False)
+    clean = summary.groupby(["model", "eps"], sort=False)["clean_accuracy"].first()
     return pd.concat([clean.rename("clean"), table[order]], axis=1).reset_index()
+
+
+@dataclass(frozen=True)
+class RobustnessResult:
+    samples: pd.DataFrame
+    """One row per (model, ε, attack, image)."""
+    summary: pd.DataFrame
+    """One row per (model, ε, attack) plus the worst case; see ``summarise``."""
+    selected: dict[str, torch.Tensor]
+    """The dataset indices each model was attacked on."""
+    common_correct: int
+    """How many images of the split every model classifies correctly."""
+
+
+def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                        settings: AttackSettings, *, n: int | None = None, subset: str = "all",
+                        common_correct: bool = False, eps_values: Sequence[float] | None = None) -> RobustnessResult:
+    """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
+
+    ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
+    attacks the first ``n`` images every model gets right (the same images for all).
+    """
+    correct = {label: predictions(model, images, batch_size=settings.batch_size,
+                                  eot_samples=settings.eot_samples) == labels for label, model in models.items()}
+    shared = select_indices(list(correct.values()), n=None, subset="correct")
+    selected = {label: select_indices(list(correct.values()) if common_correct else [mask], n=n,
+                                      subset="correct" if common_correct else subset)
+                for label, mask in correct.items()}
+    frames = []
+    for label, model in models.items():
+        chosen = selected[label]
+        for eps in eps_values or [settings.eps]:
+            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps)
+                          .assign(model=label))
+    samples = pd.concat(frames, ignore_index=True)
+    samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
+    return RobustnessResult(samples, summarise(samples), selected, len(shared))
