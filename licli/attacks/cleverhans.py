@@ -7,23 +7,35 @@ asserts ``eps_iter <= eps`` unconditionally, so the step is clamped to ε (small
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
-from cleverhans.torch.attacks.fast_gradient_method import fast_gradient_method
-from cleverhans.torch.attacks.projected_gradient_descent import projected_gradient_descent
 from torch import nn
 
 from licli.attacks.threat import Threat
+from licli.errors import LicliError
 
 CLEVERHANS_NORMS = {"linf": np.inf, "l2": 2}
 
 
+def _attack(name: str) -> Callable:
+    """``cleverhans.torch.attacks.<name>.<name>``, imported on first use: cleverhans is installed apart
+    (README), so a missing copy must not break the other commands, only say how to install it."""
+    try:
+        return getattr(importlib.import_module(f"cleverhans.torch.attacks.{name}"), name)
+    except ImportError:
+        raise LicliError("cleverhans is not installed",
+                         "pip install --no-deps cleverhans==4.0.0 (see README: why it is installed apart)") from None
+
+
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, seed: int) -> torch.Tensor:
     """Fast gradient (sign) method: one step of size ε (L∞: ε·sign ∇; L2: ε·∇/‖∇‖)."""
-    return fast_gradient_method(model, x, threat.budget_for(x), CLEVERHANS_NORMS[threat.norm], clip_min=0.0,
-                                clip_max=1.0, y=y, targeted=threat.targeted, sanity_checks=False)
+    return _attack("fast_gradient_method")(
+        model, x, threat.budget_for(x), CLEVERHANS_NORMS[threat.norm], clip_min=0.0, clip_max=1.0, y=y,
+        targeted=threat.targeted, sanity_checks=False)
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, seed: int, steps: int = 10,
@@ -36,6 +48,6 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, s
     """
     eps = threat.budget_for(x)
     step = min(step_size, eps) if math.isfinite(step_size) else eps
-    return projected_gradient_descent(model, x, eps, step, steps, CLEVERHANS_NORMS[threat.norm], clip_min=0.0,
-                                      clip_max=1.0, y=y, targeted=threat.targeted, rand_init=random_start,
-                                      sanity_checks=False)
+    return _attack("projected_gradient_descent")(
+        model, x, eps, step, steps, CLEVERHANS_NORMS[threat.norm], clip_min=0.0, clip_max=1.0, y=y,
+        targeted=threat.targeted, rand_init=random_start, sanity_checks=False)
