@@ -7,6 +7,7 @@ and to ``'cpu'``); the attacks reseed torch's global RNG inside, so the runner w
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Iterator
@@ -23,6 +24,11 @@ from licli.attacks.threat import Threat
 from licli.errors import LicliError
 
 AUTOATTACK_NORMS = {"linf": "Linf", "l2": "L2"}
+
+logging.getLogger("auto-attack").addHandler(logging.NullHandler())
+logging.getLogger("auto-attack").propagate = False
+"""The ensemble logs its checks' warnings to this logger; licli reports them through masking check 7
+(``licli attack --masking-check``) instead of letting Python's last-resort handler print them."""
 
 
 def _target_classes(model: nn.Module, x: torch.Tensor, minimum: int) -> int:

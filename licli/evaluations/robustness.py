@@ -127,6 +127,7 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
     ``images`` are uint8 on the model's device; ``indices`` name the dataset rows they come from.
     ``success`` means the adversarial image is misclassified; ``target_hit`` that it is the target.
+    Batch number b is attacked with seed ``settings.seed + b`` (same seed → same rows).
     """
     eps = settings.eps if eps is None else eps
     frames = []
