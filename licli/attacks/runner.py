@@ -41,19 +41,28 @@ class AttackOutcome:
 
 
 @contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Parameters with ``requires_grad=False`` and each module's train/eval flag kept, restored after."""
-    grads = [(p, p.requires_grad) for p in model.parameters()]
+def kept_modes(model: nn.Module) -> Iterator[nn.Module]:
+    """Restore each module's train/eval flag when the block ends, whatever happened inside."""
     modes = [(m, m.training) for m in model.modules()]
-    for parameter, _ in grads:
-        parameter.requires_grad_(False)
     try:
         yield model
     finally:
-        for parameter, flag in grads:
-            parameter.requires_grad_(flag)
         for module, flag in modes:
             module.training = flag
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Parameters with ``requires_grad=False`` and each module's train/eval flag kept, restored after."""
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    for parameter, _ in grads:
+        parameter.requires_grad_(False)
+    try:
+        with kept_modes(model):
+            yield model
+    finally:
+        for parameter, flag in grads:
+            parameter.requires_grad_(flag)
 
 
 def check_adversarial(x: torch.Tensor, x_adv: torch.Tensor, threat: Threat) -> torch.Tensor:

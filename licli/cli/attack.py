@@ -14,7 +14,8 @@ from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
-from licli.evaluations.robustness import AttackSettings, evaluate_robustness, robustness_table
+from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, evaluate_robustness,
+                                          robustness_table)
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.plots import robustness_curve
@@ -38,8 +39,8 @@ class AttackConfig:
             raise LicliError(f"--eps must be > 0 (got {self.settings.eps})", "pass e.g. --eps 8/255")
         if self.n is not None and self.n < 1:
             raise LicliError(f"--n must be ≥ 1 (got {self.n})", "pass e.g. --n 1000")
-        if self.subset not in ("all", "correct"):
-            raise LicliError(f"unknown subset {self.subset!r}", "choose one of: all, correct")
+        if self.subset not in SUBSETS:
+            raise LicliError(f"unknown subset {self.subset!r}", f"choose one of: {', '.join(SUBSETS)}")
         if self.fail_on_masking and not self.masking_check:
             raise LicliError("--fail-on-masking needs --masking-check", "add --masking-check")
 
@@ -119,7 +120,7 @@ def attack(
                               f"see {run.path / 'masking.csv'}")
 
 
-def _report(result, masking: pd.DataFrame, config: AttackConfig, path: str, json_output: bool) -> None:
+def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfig, path: str, json_output: bool) -> None:
     console = stdout()
     if json_output:
         console.print_json(frame_json(result.summary, run=path, common_correct=result.common_correct,

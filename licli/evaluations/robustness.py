@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from licli.attacks import ATTACKS
-from licli.attacks.runner import run_attack
+from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import NORMS
 from licli.errors import LicliError
@@ -85,18 +85,14 @@ class ExpectationOverTransformation(nn.Module):
 @contextmanager
 def attacked_view(model: nn.Module, eot_samples: int) -> Iterator[nn.Module]:
     """The model as attacks see it: eval mode, or (``eot_samples`` > 0) mechanisms in slots active + EOT."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with kept_modes(model):
+        model.eval()
         if eot_samples > 0:
             for slot in model_slots(model).values():
                 slot.train()
             yield ExpectationOverTransformation(model, eot_samples)
         else:
             yield model
-    finally:
-        for module, flag in modes:
-            module.training = flag
 
 
 def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_samples: int = 0) -> torch.Tensor:
@@ -112,7 +108,8 @@ def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: st
     ``correct`` holds one boolean mask per model; pass several for ``--common-correct``
     (Gradient Mask §3.3.2 attacks only images all compared models get right).
     """
-    pick({s: s for s in SUBSETS}, subset, "subset")
+    if subset not in SUBSETS:
+        raise LicliError(f"unknown subset {subset!r}", f"choose one of: {', '.join(SUBSETS)}")
     mask = torch.ones_like(correct[0])
     if subset == "correct":
         for item in correct:
