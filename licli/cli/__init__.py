@@ -1,6 +1,7 @@
 """The ``licli`` command line. Importing this package registers every command module."""
 
-from licli.cli import demo  # noqa: F401  (each import registers its commands)
+from licli.cli import attack  # noqa: F401  (each import registers its commands)
+from licli.cli import demo  # noqa: F401
 from licli.cli import evaluate_accuracy  # noqa: F401
 from licli.cli import evaluate_saliency  # noqa: F401
 from licli.cli import import_model  # noqa: F401

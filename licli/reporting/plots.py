@@ -1,0 +1,47 @@
+"""Figures written with matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from licli.reporting.files import atomic_write_bytes  # noqa: E402
+
+
+def robustness_curve(summary: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
+    """Robust accuracy against ε: one colour per model, one line style per attack; ε = ∞ drawn last."""
+    finite = sorted(e for e in summary["eps"].unique() if math.isfinite(e))
+    step = (finite[-1] - finite[0]) / max(len(finite) - 1, 1) if finite else 1.0
+    position = {e: e for e in finite}
+    if len(finite) < summary["eps"].nunique():
+        position[math.inf] = (finite[-1] if finite else 0.0) + 2 * (step or 1.0)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    styles = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1))]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    attacks = list(dict.fromkeys(summary["attack"]))
+    for m, (model, part) in enumerate(summary.groupby("model", sort=False)):
+        for a, attack in enumerate(attacks):
+            line = part[part["attack"] == attack].sort_values("eps")
+            axes.plot([position[e] for e in line["eps"]], 100 * line["robust_accuracy"], marker="o",
+                      linestyle=styles[a % len(styles)], color=colours[m % len(colours)], label=f"{model} · {attack}")
+    ticks = sorted(position.values())
+    labels = ["∞" if not math.isfinite(e) else f"{e * 255:.3g}/255" for e in sorted(position, key=position.get)]
+    axes.set_xticks(ticks, labels, rotation=45, fontsize=8)
+    axes.set_xlabel("ε")
+    axes.set_ylabel("robust accuracy (%)")
+    axes.set_ylim(-2, 102)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
