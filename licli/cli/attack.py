@@ -15,10 +15,11 @@ from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, evaluate_robustness,
-                                          robustness_table)
+                                          robustness_table, summary_rows)
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.plots import robustness_curve
+from licli.reporting.summary import loaded_identity, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -101,7 +102,9 @@ def attack(
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
             "common_correct": result.common_correct, "split_size": len(test)}
         run.write_csv("samples.csv", result.samples)
-        run.write_csv("summary.csv", result.summary)
+        run.write_csv("attacks.csv", result.summary)
+        write_summary(run, summary_rows(result.summary, {item.label: loaded_identity(item.label, item.files)
+                                                         for item in loaded}))
         if config.eps_sweep:
             robustness_curve(result.summary, run.file("sweep.png"), title=f"{data.name} · {norm}")
             run.manifest["files"]["sweep.png"] = {}

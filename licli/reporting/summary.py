@@ -79,6 +79,17 @@ def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
     return model_label(meta["model"]), (int(seed) if seed is not None else None)
 
 
+def loaded_identity(label: str, files: Mapping[str, str]) -> tuple[str, int | None]:
+    """(model label, training seed) of a loaded model: its licli checkpoint's identity, else ``label``.
+
+    ``files`` is ``LoadedModel.files``; foreign models (no licli metadata) keep their display label.
+    """
+    try:
+        return checkpoint_identity(files["metadata"])
+    except (KeyError, OSError, ValueError, TypeError):
+        return label, None
+
+
 def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Validate summary rows and return them with the contract's columns in order.
 

@@ -45,8 +45,12 @@ def test_attack_writes_tables_and_manifest(runner, tmp_path, checkpoint):
     folder = _folder(tmp_path)
     samples = pd.read_csv(folder / "samples.csv")
     assert len(samples) == 3 * 3 * 20 and (samples["target"].dropna() != samples["label"][samples["target"].notna()]).all()
+    attacks = pd.read_csv(folder / "attacks.csv")
+    assert set(attacks["attack"]) == {"fgsm", "pgd", "pgd-t", "worst-case"}
     summary = pd.read_csv(folder / "summary.csv")
-    assert set(summary["attack"]) == {"fgsm", "pgd", "pgd-t", "worst-case"}
+    robust = summary[summary["metric"] == "robust_accuracy"]
+    assert len(robust) == 4 * 3 and set(summary["model"]) == {"mlp"}
+    assert "attack=worst-case;norm=linf;eps=0.0313725" in set(robust["setting"])
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["attack"]["samples"] == {"mlp": 20} and manifest["attack"]["eps_given"] == "8/255"
     assert manifest["config"]["settings"]["step_size"] == pytest.approx(3 / 255)
@@ -58,7 +62,7 @@ def test_same_seed_gives_identical_csvs(runner, tmp_path, checkpoint):
     for name in ("a", "b"):
         assert _run(runner, tmp_path, checkpoint, "--name", name, "--seed", "3").exit_code == 0
     first, second = sorted((tmp_path / "reports" / "attack").iterdir())
-    for file in ("samples.csv", "summary.csv"):
+    for file in ("samples.csv", "attacks.csv", "summary.csv"):
         assert (first / file).read_text() == (second / file).read_text()
 
 

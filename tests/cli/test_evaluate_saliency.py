@@ -35,6 +35,9 @@ def test_localization_outputs(runner, tmp_path, checkpoint):
     assert per_image["iou"].between(0, 1).all()
     summary = pd.read_csv(run / "saliency_iou.csv")
     assert summary["n"].eq(6).all() and len(out["rows"]) == 12
+    contract = pd.read_csv(run / "summary.csv")
+    assert set(contract["metric"]) == {"mean_iou"} and len(contract) == 12
+    assert contract["value"].tolist() == summary["mean_iou"].tolist()
     manifest = json.loads((run / "manifest.json").read_text())
     assert len(manifest["image_list"]["sha256"]) == 64 and manifest["status"] == "ok"
     assert (run / "overlays-tiny.png").exists() and (run / "overlays-tiny#2.png").exists()
