@@ -73,7 +73,7 @@ def demo_summary(evaluations: dict[str, pd.DataFrame], identity: tuple[str, int 
     return pd.concat([
         pd.DataFrame([{"model": model, "metric": "clean_accuracy", "seed": seed, "value": clean["accuracy"],
                        "setting": setting(dataset=clean["dataset"], split=clean["split"])}]),
-        summary_rows(evaluations["attack"], {DEMO_MODEL_LABEL: identity}),
+        summary_rows(evaluations["attack"]).assign(model=model, seed=seed),
     ], ignore_index=True)
 
 

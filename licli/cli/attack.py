@@ -19,7 +19,7 @@ from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessRes
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.plots import robustness_curve
-from licli.reporting.summary import loaded_identity, write_summary
+from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -103,8 +103,7 @@ def attack(
             "common_correct": result.common_correct, "split_size": len(test)}
         run.write_csv("samples.csv", result.samples)
         run.write_csv("attacks.csv", result.summary)
-        write_summary(run, summary_rows(result.summary, {item.label: loaded_identity(item.label, item.files)
-                                                         for item in loaded}))
+        write_summary(run, with_identities(summary_rows(result.summary), run.manifest))
         if config.eps_sweep:
             robustness_curve(result.summary, run.file("sweep.png"), title=f"{data.name} · {norm}")
             run.manifest["files"]["sweep.png"] = {}

@@ -22,7 +22,7 @@ from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, 
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
-from licli.reporting.summary import loaded_identity, setting, write_summary
+from licli.reporting.summary import setting, with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -138,10 +138,10 @@ def _localization(models, images, labels, boxes, config: SaliencyRunConfig, run)
     summary = iou_summary(per_image)
     run.write_csv("saliency_per_image.csv", per_image)
     run.write_csv("saliency_iou.csv", summary)
-    identities = {loaded.label: loaded_identity(loaded.label, loaded.files) for loaded in models}
-    write_summary(run, [{"model": identities[r.model][0], "metric": "mean_iou", "value": r.mean_iou,
-                         "setting": setting(method=r.method, box_rule=r.box_rule, dataset=config.dataset),
-                         "seed": identities[r.model][1]} for r in summary.itertuples()])
+    rows = pd.DataFrame([{"model": r.model, "metric": "mean_iou", "value": r.mean_iou,
+                          "setting": setting(method=r.method, box_rule=r.box_rule, dataset=config.dataset)}
+                         for r in summary.itertuples()])
+    write_summary(run, with_identities(rows, run.manifest))
     return summary, "licli evaluate saliency · mean IoU (Table 3)", ("accuracy",)
 
 

@@ -8,7 +8,7 @@ attacks (a sample is robust only if it survives every attack, as AutoAttack repo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -180,26 +180,23 @@ def summarise(samples: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_rows(summary: pd.DataFrame, identities: Mapping[str, tuple[str, int | None]] | None = None
-                 ) -> pd.DataFrame:
+def summary_rows(summary: pd.DataFrame) -> pd.DataFrame:
     """The report contract's rows (docs/report-contract.md) of a ``summarise`` frame.
 
     Per model: ``clean_accuracy`` on the attacked images (setting ``attack=none;eps=0``), then per
     attack × norm × ε (the worst case included) ``robust_accuracy`` and ``attack_success_rate``.
-    ``identities`` maps a model's display label to (model identity, training seed).
     """
     rows = []
-    for label, part in summary.groupby("model", sort=False):
-        model, seed = (identities or {}).get(label, (label, None))
+    for model, part in summary.groupby("model", sort=False):
         rows.append({"model": model, "metric": "clean_accuracy", "setting": setting(attack="none", eps=0.0),
-                     "value": part["clean_accuracy"].iloc[0], "seed": seed})
+                     "value": part["clean_accuracy"].iloc[0]})
         for record in part.itertuples():
             where = setting(attack=record.attack, norm=record.norm, eps=float(record.eps))
             rows.append({"model": model, "metric": "robust_accuracy", "setting": where,
-                         "value": record.robust_accuracy, "seed": seed})
+                         "value": record.robust_accuracy})
             if not math.isnan(record.attack_success_rate):
                 rows.append({"model": model, "metric": "attack_success_rate", "setting": where,
-                             "value": record.attack_success_rate, "seed": seed})
+                             "value": record.attack_success_rate})
     return pd.DataFrame(rows)
 
 

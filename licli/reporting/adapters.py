@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import LicliError
-from licli.reporting.summary import checkpoint_identity, setting
+from licli.reporting.summary import checkpoint_identity, recorded_identity, setting
 
 Adapter = Callable[[Path, dict[str, Any]], pd.DataFrame]
 
@@ -51,21 +51,12 @@ def train_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     ])
 
 
-def _input_identity(manifest: dict[str, Any], label: str) -> tuple[str, int | None]:
-    """The model identity of the checkpoint recorded as input ``<label>:metadata`` (else the label)."""
-    recorded = (manifest.get("inputs") or {}).get(f"{label}:metadata") or {}
-    try:
-        return checkpoint_identity(recorded["path"])
-    except (KeyError, OSError, ValueError, TypeError):
-        return label, None
-
-
 def evaluate_accuracy_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     """``licli evaluate accuracy``: one clean-accuracy and one loss row per model in ``accuracy.csv``."""
     frame = _read(folder, "accuracy.csv", ("model", "dataset", "split", "accuracy", "loss"))
     rows = []
     for record in frame.to_dict(orient="records"):
-        model, seed = _input_identity(manifest, str(record["model"]))
+        model, seed = recorded_identity(manifest, str(record["model"]))
         where = setting(dataset=record["dataset"], split=record["split"])
         rows.append({"model": model, "metric": "clean_accuracy", "setting": where,
                      "value": record["accuracy"], "seed": seed})

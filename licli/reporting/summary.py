@@ -79,15 +79,24 @@ def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
     return model_label(meta["model"]), (int(seed) if seed is not None else None)
 
 
-def loaded_identity(label: str, files: Mapping[str, str]) -> tuple[str, int | None]:
-    """(model label, training seed) of a loaded model: its licli checkpoint's identity, else ``label``.
+def recorded_identity(manifest: Mapping[str, Any], label: str) -> tuple[str, int | None]:
+    """(model label, training seed) of the checkpoint a run recorded as input ``<label>:metadata``.
 
-    ``files`` is ``LoadedModel.files``; foreign models (no licli metadata) keep their display label.
+    Models without licli metadata (foreign models) keep their display ``label`` and no seed.
     """
+    recorded = (manifest.get("inputs") or {}).get(f"{label}:metadata") or {}
     try:
-        return checkpoint_identity(files["metadata"])
+        return checkpoint_identity(recorded["path"])
     except (KeyError, OSError, ValueError, TypeError):
         return label, None
+
+
+def with_identities(rows: pd.DataFrame, manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """``rows`` whose ``model`` column holds display labels, with each label replaced by the model's
+    identity and the ``seed`` column set to its training seed (``recorded_identity``)."""
+    identities = {label: recorded_identity(manifest, label) for label in rows["model"].unique()}
+    return rows.assign(model=[identities[label][0] for label in rows["model"]],
+                       seed=[identities[label][1] for label in rows["model"]])
 
 
 def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
