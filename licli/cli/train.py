@@ -10,6 +10,8 @@ from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import load_dataset
+from licli.evaluations import TRACKERS
+from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.tables import frame_json, frame_table
 from licli.training import discard_state, fit, saved_config
@@ -30,6 +32,9 @@ def train(
     model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.'),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
+    track: list[str] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
+                                              "Gradient Mask Fig. 7). Repeatable."),
+    track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
     download: bool = typer.Option(False, help="Allow downloading the dataset if it is missing."),
@@ -50,9 +55,17 @@ def train(
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):
         for role, path in data.files.items():
             run.record_input(f"data:{role}", path)
+        trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
+                    for kind in track}
+        run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
-                                 resume=resume is not None, progress=EpochProgress())
+                                 resume=resume is not None, progress=EpochProgress(),
+                                 callbacks=list(trackers.values()))
         run.write_csv("metrics.csv", history)
+        for kind, tracker in trackers.items():
+            run.write_csv(f"track_{kind}.csv", tracker.frame())
+            tracker.plot(run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")
+            run.manifest["files"][f"track_{kind}.png"] = {}
         final = history.iloc[-1].to_dict()
         checkpoint = save_checkpoint(run.file("model.safetensors"), net, spec, extra={
             "dataset": train_config.dataset, "config": train_config.__dict__ | {},

@@ -227,5 +227,8 @@ class GSNRTracker:
     def frame(self) -> pd.DataFrame:
         return pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
 
+    def plot(self, path, *, title: str) -> None:
+        from licli.reporting.plots import gsnr_tracks
 
-TRACKERS = {"gsnr": GSNRTracker}
+        if self.frames:
+            gsnr_tracks(self.frame(), path, title=title)

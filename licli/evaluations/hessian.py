@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, jvp
+from torch.func import functional_call, grad
 
 from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
-from licli.evaluations.parameters import PARAMETER_SETS, select_parameters
+from licli.evaluations.functional import PARAMETER_SETS, jvp, select_parameters
 from licli.registry import pick
 
 Vector = dict[str, torch.Tensor]

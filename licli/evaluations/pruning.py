@@ -21,7 +21,7 @@ from torch import nn
 
 from licli.data import Dataset, Split
 from licli.errors import CheckFailed, LicliError
-from licli.evaluations.parameters import select_parameters
+from licli.evaluations.functional import select_parameters
 from licli.registry import pick
 from licli.training import evaluate
 

@@ -9,7 +9,7 @@ from torch.func import functional_call, grad, vmap
 from tests.conftest import tiny_dataset
 from licli.errors import LicliError
 from licli.evaluations import fisher_rao
-from licli.evaluations.parameters import PARAMETER_SETS, select_parameters
+from licli.evaluations.functional import PARAMETER_SETS, select_parameters
 from licli.models import ModelSpec, build_model
 
 DATA = tiny_dataset(n_test=40)

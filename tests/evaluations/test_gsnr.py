@@ -1,5 +1,6 @@
 """GSNR moments from hooks and closed forms equal torch.func.vmap(grad) per-sample gradients."""
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -75,3 +76,20 @@ def test_parameter_gradients_are_untouched():
 def test_bad_config():
     with pytest.raises(LicliError, match="--n"):
         gsnr.GSNRConfig(n=1)
+
+
+def test_tracking_does_not_change_training():
+    from licli.config import TrainConfig
+    from licli.training import fit
+
+    config = TrainConfig(model="mlp", dataset="mnist-mini", epochs=2, batch_size=16,
+                         model_options={"hidden": 8})
+    plain = fit(config, DATA, device=torch.device("cpu"))
+    tracker = gsnr.GSNRTracker(DATA, every=2, n=16, device=torch.device("cpu"))
+    tracked = fit(config, DATA, device=torch.device("cpu"), callbacks=[tracker])
+    pd.testing.assert_frame_equal(plain[2].drop(columns=["seconds", "images_per_second"]),
+                                  tracked[2].drop(columns=["seconds", "images_per_second"]))
+    for a, b in zip(plain[0].parameters(), tracked[0].parameters()):
+        assert torch.equal(a, b)
+    frame = tracker.frame()
+    assert sorted(set(frame["step"])) == [0, 2, 4]  # 48 images, 3 steps per epoch and set(frame["epoch"]) == {1, 2}

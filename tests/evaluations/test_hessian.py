@@ -9,7 +9,7 @@ from torch.func import functional_call
 from tests.conftest import tiny_dataset
 from licli.errors import LicliError
 from licli.evaluations import hessian
-from licli.evaluations.parameters import select_parameters
+from licli.evaluations.functional import select_parameters
 
 DATA = tiny_dataset(n_test=24, size=4)
 CPU = torch.device("cpu")

@@ -1,9 +1,13 @@
-"""Which parameters an evaluation differentiates with respect to (``--params all|weights``)."""
+"""Helpers for the ``torch.func`` evaluations: which parameters to differentiate (``--params
+all|weights``) and a ``jvp`` that hides torch's internal deprecation warning."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
+from torch.func import jvp as _jvp
 
 from licli.registry import pick
 
@@ -27,3 +31,11 @@ def select_parameters(model: nn.Module, which: str) -> dict[str, torch.Tensor]:
     """Parameters by name (detached views sharing storage) for ``which`` in ``PARAMETER_SETS``."""
     chosen = pick(PARAMETER_SETS, which, "parameter set")(model)
     return {name: p.detach() for name, p in chosen.items()}
+
+
+def jvp(function, primals, tangents):
+    """``torch.func.jvp``. Its first call loads torch's forward-AD decompositions through the deprecated
+    ``torch.jit.script``, whose FutureWarning would otherwise land on the user's stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        return _jvp(function, primals, tangents)
