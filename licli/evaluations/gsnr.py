@@ -9,7 +9,9 @@ never touched, so this can run inside a training loop):
   sample for this one layer, in chunks of ``chunk`` samples, then summed and squared-summed.
 - every other parameter (normalisation layers, mechanisms, grouped convolutions): per-sample
   gradients by ``torch.func.vmap(grad)``, only for those parameters (``method`` says which was used).
-Choices: ℓᵢ is each sample's cross-entropy; the model is in eval mode (train-mode batch norm couples
+The sums accumulate in the parameters' dtype (float32: converting every batch to float64 cost a
+third of the throughput); the variance is formed in float64 from them. Choices: ℓᵢ is each sample's
+cross-entropy; the model is in eval mode (train-mode batch norm couples
 the samples, so per-sample gradients would not be defined); var is the unbiased sample variance;
 parameters with zero variance get r = NaN and are counted, not summarised.
 """
@@ -87,7 +89,6 @@ class _Moments:
     method: dict[str, str] = field(default_factory=dict)
 
     def add(self, name: str, first: torch.Tensor, second: torch.Tensor, method: str) -> None:
-        first, second = first.double(), second.double()
         if name in self.first:
             self.first[name] += first
             self.second[name] += second
@@ -168,8 +169,8 @@ def summarise(moments: _Moments) -> pd.DataFrame:
     """One row per layer: parameters, GSNR mean and median, parameters with zero variance, method."""
     n, rows = moments.count, {}
     for name, first in moments.first.items():
-        mean = first / n
-        variance = (moments.second[name] - n * mean.square()).clamp_min(0) / (n - 1)
+        mean = first.double() / n
+        variance = (moments.second[name].double() - n * mean.square()).clamp_min(0) / (n - 1)
         ratio = mean.square() / variance
         ratio[variance <= 1e-30] = float("nan")
         entry = rows.setdefault(layer_of(name), {"ratios": [], "methods": set()})

@@ -47,8 +47,8 @@ def test_moments_equal_vmap_reference(name):
     reference = gsnr._vmap_gradients(model, params, x, y)
     assert moments.count == 48 and set(moments.first) == set(reference)
     for key, g in reference.items():
-        torch.testing.assert_close(moments.first[key], g.double().sum(0), rtol=1e-5, atol=1e-7)
-        torch.testing.assert_close(moments.second[key], g.double().square().sum(0), rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(moments.first[key].double(), g.double().sum(0), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(moments.second[key].double(), g.double().square().sum(0), rtol=1e-5, atol=1e-9)
     if name == "fallback":
         assert moments.method["1.weight"] == "vmap" and moments.method["3.weight"] == "vmap"
         assert moments.method["0.weight"] == "closed-form conv2d"

@@ -99,3 +99,13 @@ def test_robust_accuracy_hook_sees_the_pruned_model():
 def test_bad_config(bad):
     with pytest.raises(LicliError):
         pruning.PruneConfig(**bad)
+
+
+@pytest.mark.parametrize("scope", sorted(pruning.SCOPES))
+def test_ties_are_broken_by_position(scope):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, bias=False))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[1.0, -1.0, 1.0, 2.0]] * 3))
+    with pruning.pruned(net, (0.5,), scope) as levels:
+        next(levels)
+        assert net[1].weight.flatten().tolist() == [0, 0, 0, 2, 0, 0, 0, 2, 1, -1, 1, 2]
