@@ -18,6 +18,7 @@ parameters with zero variance get r = NaN and are counted, not summarised.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from torch.func import functional_call, grad, vmap
 
 from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
+from licli.training import StepContext
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class GSNRTracker:
         self.probe = data.train.subset(torch.arange(min(n, len(data.train)))).to(device)
         self.frames: list[pd.DataFrame] = []
 
-    def __call__(self, context) -> None:
+    def __call__(self, context: StepContext) -> None:
         if context.step % self.every == 0:
             frame = layer_gsnr(context.model, self.probe, device=self.device)
             self.frames.append(frame.assign(step=context.step, epoch=context.epoch + 1))
@@ -228,7 +230,7 @@ class GSNRTracker:
     def frame(self) -> pd.DataFrame:
         return pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
 
-    def plot(self, path, *, title: str) -> None:
+    def plot(self, path: str | os.PathLike, *, title: str) -> None:
         from licli.reporting.plots import gsnr_tracks
 
         if self.frames:

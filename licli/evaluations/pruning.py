@@ -30,18 +30,22 @@ RobustAccuracy = Callable[[nn.Module, Split], float]
 """Hook for robust accuracy under one attack at each level: ``(pruned model, split) -> accuracy``."""
 
 
-def _layerwise_order(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: torch.argsort(w.abs().flatten(), stable=True) for name, w in weights.items()}
+Group = tuple[tuple[str, ...], torch.Tensor]
+"""Layers pruned together, and the order (ascending |w|, stable) of their concatenated weights."""
 
 
-def _global_order(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _layerwise_groups(weights: dict[str, torch.Tensor]) -> list[Group]:
+    return [((name,), torch.argsort(w.abs().flatten(), stable=True)) for name, w in weights.items()]
+
+
+def _global_groups(weights: dict[str, torch.Tensor]) -> list[Group]:
     magnitudes = torch.cat([w.abs().flatten() for w in weights.values()])
-    return {"*": torch.argsort(magnitudes, stable=True)}
+    return [(tuple(weights), torch.argsort(magnitudes, stable=True))]
 
 
-SCOPES: dict[str, Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]] = {
-    "layerwise": _layerwise_order,
-    "global": _global_order,
+SCOPES: dict[str, Callable[[dict[str, torch.Tensor]], list[Group]]] = {
+    "layerwise": _layerwise_groups,
+    "global": _global_groups,
 }
 
 
@@ -74,30 +78,27 @@ def parse_levels(text: str) -> tuple[float, ...]:
 
 
 @contextmanager
-def pruned(model: nn.Module, levels: Sequence[float], scope: str) -> Iterator[Iterator[float]]:
-    """Yield an iterator over the ascending ``levels``; while it is at a level the model's conv and linear
-    weights are pruned to that level. All weights are restored on exit."""
+def pruned(model: nn.Module, levels: Sequence[float], scope: str) -> Iterator[Iterator[tuple[float, list[Group]]]]:
+    """Yield an iterator over the ascending ``levels`` (with the scope's groups); while it is at a level,
+    the model's conv and linear weights are pruned to that level. All weights are restored on exit."""
     weights = select_parameters(model, "weights")
     if not weights:
         raise LicliError("the model has no conv or linear weights to prune", "evaluate another model")
     original = {name: w.clone() for name, w in weights.items()}
-    orders = pick(SCOPES, scope, "pruning scope")(weights)
-    targets = {"*": [w.view(-1) for w in weights.values()]} if scope == "global" else \
-        {name: [w.view(-1)] for name, w in weights.items()}
+    groups = pick(SCOPES, scope, "pruning scope")(weights)
 
-    def steps() -> Iterator[float]:
-        done = dict.fromkeys(orders, 0)
+    def steps() -> Iterator[tuple[float, list[Group]]]:
+        done = [0] * len(groups)
         for level in sorted(levels):
-            for key, order in orders.items():
+            for index, (names, order) in enumerate(groups):
                 k = round(level * order.numel())
-                newly, done[key] = order[done[key]:k], k
-                start = 0
-                for flat in targets[key]:
-                    inside = newly[(newly >= start) & (newly < start + flat.numel())] if len(targets[key]) > 1 \
-                        else newly
+                newly, done[index], start = order[done[index]:k], k, 0
+                for name in names:
+                    flat = weights[name].view(-1)
+                    inside = newly[(newly >= start) & (newly < start + flat.numel())] if len(names) > 1 else newly
                     flat[inside - start] = 0
                     start += flat.numel()
-            yield level
+            yield level, groups
 
     try:
         yield steps()
@@ -106,8 +107,8 @@ def pruned(model: nn.Module, levels: Sequence[float], scope: str) -> Iterator[It
             w.copy_(original[name])
 
 
-def _zero_counts(weights: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.stack([(w == 0).sum() for w in weights.values()])
+def _zero_counts(weights: dict[str, torch.Tensor]) -> dict[str, int]:
+    return dict(zip(weights, torch.stack([(w == 0).sum() for w in weights.values()]).tolist()))
 
 
 def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneConfig = PruneConfig(),
@@ -116,31 +117,27 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneC
     weights that are zero (measured), the achieved sparsity (their fraction), and on the ``all`` rows the
     level's clean accuracy and loss (and ``robust_accuracy`` when the hook is given).
 
-    Weights already zero sort first, so pruning k = round(level·n) weights leaves exactly max(k, zeros
-    before) zeros per layer (layerwise) or in the whole network (global); CheckFailed if not."""
+    Weights already zero sort first, so pruning k = round(level·n) weights of a group (a layer, or the
+    whole network for ``global``) leaves exactly max(k, zeros before) zeros in it; CheckFailed if not."""
     split = (data.test if config.split == "test" else data.train).to(device)
     weights = select_parameters(model, "weights")
     sizes = {name: w.numel() for name, w in weights.items()}
     total = sum(sizes.values())
-    zeros_before = dict(zip(sizes, _zero_counts(weights).tolist()))
-    zeros_before["all"] = sum(zeros_before.values())
+    zeros_before = _zero_counts(weights)
     rows = []
     with pruned(model, config.levels, config.scope) as levels:
-        for level in levels:
-            zeros = dict(zip(sizes, _zero_counts(weights).tolist()))
-            zeros["all"] = sum(zeros.values())
-            checked = {"all": total} if config.scope == "global" else sizes
-            wrong = [name for name, size in checked.items()
-                     if zeros[name] != max(round(level * size), zeros_before[name])]
-            if wrong:
-                raise CheckFailed(f"{zeros[wrong[0]]} weights of {wrong[0]} are zero at level {level}, expected "
-                                  f"{max(round(level * checked[wrong[0]]), zeros_before[wrong[0]])}",
-                                  "report this as a bug")
+        for level, groups in levels:
+            zeros = _zero_counts(weights)
+            for names, order in groups:
+                expected = max(round(level * order.numel()), sum(zeros_before[name] for name in names))
+                if sum(zeros[name] for name in names) != expected:
+                    raise CheckFailed(f"{sum(zeros[name] for name in names)} weights of {', '.join(names)} are "
+                                      f"zero at level {level}, expected {expected}", "report this as a bug")
             metrics = evaluate(model, split, device=device, batch_size=config.batch_size)
             if robust_accuracy is not None:
                 metrics["robust_accuracy"] = float(robust_accuracy(model, split))
-            rows.append({"level": level, "layer": "all", "size": total, "zeros": zeros["all"],
-                         "sparsity": zeros["all"] / total, **metrics})
+            rows.append({"level": level, "layer": "all", "size": total, "zeros": sum(zeros.values()),
+                         "sparsity": sum(zeros.values()) / total, **metrics})
             rows += [{"level": level, "layer": name, "size": sizes[name], "zeros": zeros[name],
                       "sparsity": zeros[name] / sizes[name]} for name in sizes]
     return pd.DataFrame(rows)

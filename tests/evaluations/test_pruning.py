@@ -41,7 +41,7 @@ def test_masks_and_counts_match_torch_prune(scope):
     before = {k: v.clone() for k, v in net.state_dict().items()}
     seen = []
     with pruning.pruned(net, LEVELS[::-1], scope) as levels:
-        for level in levels:
+        for level, _ in levels:
             seen.append(level)
             for name, mask in reference_masks(_restored(net, before), level, scope).items():
                 kept = dict(net.named_modules())[name].weight != 0
