@@ -81,7 +81,7 @@ def main() -> None:
         model.zero_grad(set_to_none=True)
 
     def moments():
-        accumulator = gsnr._Moments()
+        accumulator = gsnr.Moments()
         for i in range(0, args.n, args.batch_size):
             gsnr.accumulate_moments(model, x[i:i + args.batch_size], y[i:i + args.batch_size], accumulator, 64)
         return accumulator

@@ -84,7 +84,9 @@ def _summed(columns: torch.Tensor, delta: torch.Tensor, chunk: int) -> tuple[tor
 
 
 @dataclass
-class _Moments:
+class Moments:
+    """Running per-parameter Σ gᵢ and Σ gᵢ² over ``count`` samples, and how each was computed."""
+
     count: int = 0
     first: dict[str, torch.Tensor] = field(default_factory=dict)
     second: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -119,7 +121,7 @@ def _captured(modules: dict[str, nn.Module]) -> Iterator[dict[str, tuple[torch.T
             handle.remove()
 
 
-def accumulate_moments(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moments: _Moments, chunk: int) -> None:
+def accumulate_moments(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moments: Moments, chunk: int) -> None:
     """Add this batch's per-parameter Σ gᵢ and Σ gᵢ² (per-sample cross-entropy) to ``moments``."""
     hooked = {name: m for name, m in model.named_modules() if _closed_form(m)}
     covered = {f"{name}.{p}" if name else p for name, m in hooked.items()
@@ -127,7 +129,7 @@ def accumulate_moments(model: nn.Module, x: torch.Tensor, y: torch.Tensor, momen
     rest = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad and name not in covered}
     with torch.enable_grad(), _captured(hooked) as seen:
         losses = F.cross_entropy(model(x), y, reduction="none")
-        names = [name for name in hooked if name in seen]
+        names = [name for name in hooked if name in seen and seen[name][1].requires_grad]
         deltas = torch.autograd.grad(losses.sum(), [seen[name][1] for name in names], allow_unused=True)
     for name, delta in zip(names, deltas):
         module, a = hooked[name], seen[name][0]
@@ -167,7 +169,7 @@ def layer_of(parameter: str) -> str:
     return parameter.rpartition(".")[0] or "(model)"
 
 
-def summarise(moments: _Moments) -> pd.DataFrame:
+def summarise(moments: Moments) -> pd.DataFrame:
     """One row per layer: parameters, GSNR mean and median, parameters with zero variance, method."""
     n, rows = moments.count, {}
     for name, first in moments.first.items():
@@ -195,7 +197,7 @@ def layer_gsnr(model: nn.Module, split: Split, *, device: torch.device, batch_si
     """Per-layer GSNR of ``model`` (eval mode) over all samples of ``split`` (see :func:`summarise`)."""
     was_training = model.training
     model.eval()
-    moments = _Moments()
+    moments = Moments()
     for x, y, _ in batches(split.to(device), batch_size, device=device):
         accumulate_moments(model, x, y, moments, chunk)
     model.train(was_training)

@@ -39,7 +39,7 @@ def models() -> dict[str, nn.Module]:
 def test_moments_equal_vmap_reference(name):
     model = models()[name].eval()
     x, y = DATA.train.floats(), DATA.train.labels
-    moments = gsnr._Moments()
+    moments = gsnr.Moments()
     for start in (0, 20):  # two batches, accumulated
         gsnr.accumulate_moments(model, x[start:start + 20 + 8 * (start > 0)], y[start:start + 20 + 8 * (start > 0)],
                                 moments, chunk=7)
