@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -171,8 +171,12 @@ def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch.device,
           objective: Objective = cross_entropy, state_dir: Path | None = None, resume: bool = False,
-          progress: Progress | None = None, stop_after_epoch: int | None = None) -> pd.DataFrame:
+          progress: Progress | None = None, stop_after_epoch: int | None = None,
+          callbacks: Sequence[Callable[[StepContext], None]] = ()) -> pd.DataFrame:
     """Train ``model`` in place; return one history row per epoch (loss, accuracies, seconds, stats).
+
+    ``callbacks`` are called after every optimizer step, after the modules' ``after_optimizer_step``
+    hooks (e.g. ``licli train --track gsnr``); they must not change the model or draw from the generator.
 
     With ``state_dir`` the full training state is saved atomically after every epoch; ``resume``
     continues from it and ends with the same weights and metrics as an uninterrupted run.
@@ -189,7 +193,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config)
-    after_step = _hooks(model, "after_optimizer_step")
+    after_step = [*_hooks(model, "after_optimizer_step"), *callbacks]
     statistics = _hooks(model, "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     for epoch in range(start_epoch, config.epochs):
@@ -267,7 +271,8 @@ def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
 
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
-        resume: bool = False, progress: Progress | None = None) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
+        resume: bool = False, progress: Progress | None = None,
+        callbacks: Sequence[Callable[[StepContext], None]] = ()) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
     """Build the model ``config`` names (seeded), train it on ``data``; return model, spec and history."""
     from licli.models import build_model
 
@@ -275,7 +280,7 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     torch.manual_seed(config.seed)
     model = build_model(spec)
     history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
-                    state_dir=run_dir, resume=resume, progress=progress)
+                    state_dir=run_dir, resume=resume, progress=progress, callbacks=callbacks)
     return model, spec, history
 
 

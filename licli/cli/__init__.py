@@ -3,6 +3,11 @@
 from licli.cli import attack  # noqa: F401  (each import registers its commands)
 from licli.cli import demo  # noqa: F401
 from licli.cli import evaluate_accuracy  # noqa: F401
+from licli.cli import evaluate_activations  # noqa: F401
+from licli.cli import evaluate_fisher_rao  # noqa: F401
+from licli.cli import evaluate_gsnr  # noqa: F401
+from licli.cli import evaluate_hessian  # noqa: F401
+from licli.cli import evaluate_prune  # noqa: F401
 from licli.cli import evaluate_saliency  # noqa: F401
 from licli.cli import import_model  # noqa: F401
 from licli.cli import report  # noqa: F401

@@ -15,8 +15,10 @@ from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import DATASETS, load_dataset
 from licli.errors import LicliError
+from licli.evaluations import TRACKERS
 from licli.mechanisms import MECHANISMS, REGULARIZERS
 from licli.models import MODELS, ModelSpec
+from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.files import RunFolder
 from licli.reporting.tables import frame_json, frame_table
@@ -115,6 +117,9 @@ def train(
     enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
+    track: list[str] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
+                                              "Gradient Mask Fig. 7). Repeatable."),
+    track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
     device: str = typer.Option(None, help="auto (default), cpu, cuda or cuda:N."),
     data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
     download: bool = typer.Option(False, help="Allow downloading the dataset if it is missing."),
@@ -144,8 +149,16 @@ def train(
         run.manifest["resumed"] = resume is not None
         for role, path in data.files.items():
             run.record_input(f"data:{role}", path)
+        trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
+                    for kind in track}
+        run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
-                                 resume=resume is not None, progress=EpochProgress())
+                                 resume=resume is not None, progress=EpochProgress(),
+                                 callbacks=list(trackers.values()))
+        for kind, tracker in trackers.items():
+            run.write_csv(f"track_{kind}.csv", tracker.frame())
+            tracker.plot(run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")
+            run.manifest["files"][f"track_{kind}.png"] = {}
         checkpoint = write_trained_model(run, net, spec, history, train_config)
         discard_state(run.path)
     if json_output:

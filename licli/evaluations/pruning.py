@@ -1,0 +1,149 @@
+"""L1 (magnitude) unstructured pruning curves (Gradient Mask §3.3.1, Fig. 5).
+
+At each level s the fraction s of conv and linear weights with the smallest |w| is set to zero, either
+within each layer (``layerwise``: round(s·nₗ) weights of each layer) or across all of them (``global``:
+round(s·N) weights of the whole network). Ties in |w| are broken by position (stable sort), so the
+count pruned is exact and the masks are deterministic. Biases and normalisation parameters are kept
+(the paper prunes "weights"). Magnitudes are sorted once; the weights are masked in place level by
+level (levels ascending, each mask contains the previous one) and restored bit-for-bit at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from licli.data import Dataset, Split
+from licli.errors import CheckFailed, LicliError
+from licli.evaluations.functional import select_parameters
+from licli.registry import pick
+from licli.training import evaluate
+
+DEFAULT_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+RobustAccuracy = Callable[[nn.Module, Split], float]
+"""Hook for robust accuracy under one attack at each level: ``(pruned model, split) -> accuracy``."""
+
+
+Group = tuple[tuple[str, ...], torch.Tensor]
+"""Layers pruned together, and the order (ascending |w|, stable) of their concatenated weights."""
+
+
+def _layerwise_groups(weights: dict[str, torch.Tensor]) -> list[Group]:
+    return [((name,), torch.argsort(w.abs().flatten(), stable=True)) for name, w in weights.items()]
+
+
+def _global_groups(weights: dict[str, torch.Tensor]) -> list[Group]:
+    magnitudes = torch.cat([w.abs().flatten() for w in weights.values()])
+    return [(tuple(weights), torch.argsort(magnitudes, stable=True))]
+
+
+SCOPES: dict[str, Callable[[dict[str, torch.Tensor]], list[Group]]] = {
+    "layerwise": _layerwise_groups,
+    "global": _global_groups,
+}
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    scope: str = "global"
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    split: str = "test"
+    batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        pick(SCOPES, self.scope, "pruning scope")
+        if not self.levels:
+            raise LicliError("no pruning level given", "pass e.g. --levels 0,0.5,0.9")
+        bad = [level for level in self.levels if not 0 <= level < 1]
+        if bad:
+            raise LicliError(f"pruning levels must be in [0, 1) (got {bad[0]})", "pass e.g. --levels 0,0.5,0.9")
+        if self.batch_size <= 0:
+            raise LicliError(f"--batch-size must be > 0 (got {self.batch_size})", "pass e.g. --batch-size 1000")
+        if self.split not in ("test", "train"):
+            raise LicliError(f"unknown split {self.split!r}", "choose test or train")
+
+
+def parse_levels(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise LicliError(f"--levels {text!r} is not a comma-separated list of numbers",
+                         "pass e.g. --levels 0,0.5,0.9") from None
+
+
+@contextmanager
+def pruned(model: nn.Module, levels: Sequence[float], scope: str) -> Iterator[Iterator[tuple[float, list[Group]]]]:
+    """Yield an iterator over the ascending ``levels`` (with the scope's groups); while it is at a level,
+    the model's conv and linear weights are pruned to that level. All weights are restored on exit."""
+    weights = select_parameters(model, "weights")
+    if not weights:
+        raise LicliError("the model has no conv or linear weights to prune", "evaluate another model")
+    original = {name: w.clone() for name, w in weights.items()}
+    groups = pick(SCOPES, scope, "pruning scope")(weights)
+
+    def steps() -> Iterator[tuple[float, list[Group]]]:
+        done = [0] * len(groups)
+        for level in sorted(levels):
+            for index, (names, order) in enumerate(groups):
+                k = round(level * order.numel())
+                newly, done[index], start = order[done[index]:k], k, 0
+                for name in names:
+                    flat = weights[name].view(-1)
+                    inside = newly[(newly >= start) & (newly < start + flat.numel())] if len(names) > 1 else newly
+                    flat[inside - start] = 0
+                    start += flat.numel()
+            yield level, groups
+
+    try:
+        yield steps()
+    finally:
+        for name, w in weights.items():
+            w.copy_(original[name])
+
+
+def _zero_counts(weights: dict[str, torch.Tensor]) -> dict[str, int]:
+    return dict(zip(weights, torch.stack([(w == 0).sum() for w in weights.values()]).tolist()))
+
+
+def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneConfig = PruneConfig(),
+        robust_accuracy: RobustAccuracy | None = None) -> pd.DataFrame:
+    """One row per level × layer (``layer == "all"`` for the whole network): the requested level, the
+    weights that are zero (measured), the achieved sparsity (their fraction), and on the ``all`` rows the
+    level's clean accuracy and loss (and ``robust_accuracy`` when the hook is given).
+
+    Weights already zero sort first, so pruning k = round(level·n) weights of a group (a layer, or the
+    whole network for ``global``) leaves exactly max(k, zeros before) zeros in it; CheckFailed if not."""
+    split = (data.test if config.split == "test" else data.train).to(device)
+    weights = select_parameters(model, "weights")
+    sizes = {name: w.numel() for name, w in weights.items()}
+    total = sum(sizes.values())
+    zeros_before = _zero_counts(weights)
+    rows = []
+    with pruned(model, config.levels, config.scope) as levels:
+        for level, groups in levels:
+            zeros = _zero_counts(weights)
+            for names, order in groups:
+                expected = max(round(level * order.numel()), sum(zeros_before[name] for name in names))
+                if sum(zeros[name] for name in names) != expected:
+                    raise CheckFailed(f"{sum(zeros[name] for name in names)} weights of {', '.join(names)} are "
+                                      f"zero at level {level}, expected {expected}", "report this as a bug")
+            metrics = evaluate(model, split, device=device, batch_size=config.batch_size)
+            if robust_accuracy is not None:
+                metrics["robust_accuracy"] = float(robust_accuracy(model, split))
+            rows.append({"level": level, "layer": "all", "size": total, "zeros": sum(zeros.values()),
+                         "sparsity": sum(zeros.values()) / total, **metrics})
+            rows += [{"level": level, "layer": name, "size": sizes[name], "zeros": zeros[name],
+                      "sparsity": zeros[name] / sizes[name]} for name in sizes]
+    return pd.DataFrame(rows)
+
+
+def curve_area(curve: pd.DataFrame, metric: str = "accuracy") -> float:
+    """Area under ``metric`` vs achieved sparsity (trapezoid rule) over the levels evaluated."""
+    ordered = curve.sort_values("sparsity")
+    return float(np.trapezoid(ordered[metric].to_numpy(), ordered["sparsity"].to_numpy()))

@@ -1,0 +1,97 @@
+"""The evaluation commands end to end on a tiny checkpoint, and their bad inputs (exit 2, one line)."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from licli.checkpoints import save_checkpoint
+from licli.cli import app
+from licli.models import ModelSpec, build_model
+from licli.runtime import sha256_file
+
+SPEC = ModelSpec("small-cnn", 10, 1, (28, 28), {"filters": 2, "hidden": 8})
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "ckpt" / "tiny.safetensors"
+    save_checkpoint(path, build_model(SPEC), SPEC, extra={"dataset": "mnist-mini"})
+    return path
+
+
+def _run_folder(out, command):
+    (folder,) = (out / command).iterdir()
+    return folder
+
+
+def test_prune_two_checkpoints_leaves_the_file_untouched(runner, tmp_path, checkpoint):
+    before = sha256_file(checkpoint)
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["evaluate", "prune", "-c", str(checkpoint), "-c", str(checkpoint), "--levels",
+                                 "0,0.5,0.9", "--scope", "layerwise", "--out", str(out), "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sha256_file(checkpoint) == before
+    folder = _run_folder(out, "evaluate-prune")
+    frame = pd.read_csv(folder / "pruning.csv")
+    assert set(frame["model"]) == {"tiny", "tiny#2"} and (folder / "curve.png").stat().st_size > 0
+    layers = frame[frame.layer != "all"]
+    assert (layers["zeros"] == (layers["level"] * layers["size"]).round()).all()
+    assert list(pd.read_csv(folder / "auc.csv")["model"]) == ["tiny", "tiny#2"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["inputs"]["tiny:weights"]["sha256"] == before and manifest["status"] == "ok"
+
+
+@pytest.mark.parametrize("command,csv", [
+    (["fisher-rao", "--n", "40", "--fisher", "model"], "fisher_rao.csv"),
+    (["gsnr", "--n", "40"], "gsnr.csv"),
+    (["hessian-trace", "--n", "20", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv"),
+    (["activations", "--n", "40"], "activations.csv"),
+])
+def test_commands_write_their_table(runner, tmp_path, checkpoint, command, csv):
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["evaluate", *command, "-c", str(checkpoint), "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr
+    frame = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / csv)
+    assert len(frame) >= 1 and frame.select_dtypes("number").notna().any().all()
+
+
+def test_train_tracks_gsnr(runner, tmp_path):
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["train", "--model", "mlp", "--model-options", '{"hidden": 8}', "--epochs", "1",
+                                 "--track", "gsnr", "--track-every", "40", "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    folder = _run_folder(out, "train")
+    track = pd.read_csv(folder / "track_gsnr.csv", dtype={"layer": str})
+    assert sorted(set(track["step"])) == [0, 40] and set(track["layer"]) == {"2", "5", "8"}
+    assert (folder / "track_gsnr.png").exists()
+
+
+BAD = [
+    (["evaluate", "prune", "--levels", "0,1.0"], "[0, 1)"),
+    (["evaluate", "prune", "--levels", "0,x"], "--levels"),
+    (["evaluate", "prune", "--scope", "nope"], "unknown pruning scope 'nope'"),
+    (["evaluate", "fisher-rao", "--n", "0"], "--n must be > 0"),
+    (["evaluate", "fisher-rao", "--fisher", "nope"], "unknown Fisher kind"),
+    (["evaluate", "fisher-rao", "--params", "nope"], "unknown parameter set"),
+    (["evaluate", "gsnr", "--n", "1"], "--n must be ≥ 2"),
+    (["evaluate", "hessian-trace", "--samples", "0"], "--samples must be > 0"),
+    (["evaluate", "hessian-trace", "--power-iterations", "-1"], "--power-iterations"),
+    (["evaluate", "activations", "--n", "-3"], "--n must be > 0"),
+    (["evaluate", "activations", "--split", "val"], "unknown split"),
+    (["train", "--track", "nope"], "unknown tracked quantity 'nope'"),
+    (["train", "--track", "gsnr", "--track-every", "0"], "--track-every must be > 0"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line(runner, tmp_path, checkpoint, argv, message):
+    source = ["-c", str(checkpoint)] if argv[0] == "evaluate" else ["--epochs", "1", "--model", "mlp"]
+    result = runner.invoke(app, [*argv, *source, "--out", str(tmp_path / "reports"), "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("licli: error:") and message in lines[0], result.stderr
+    assert not (tmp_path / "reports").exists()
