@@ -13,6 +13,7 @@ from licli.config import RunOptions
 from licli.evaluations import fisher_rao
 from licli.models.sources import ModelSource
 from licli.reporting.console import stdout
+from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -50,6 +51,7 @@ def evaluate_fisher_rao(
             sources, dataset=dataset, data_dir=data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: fisher_rao.run(net, images, device=torch_device, config=settings))
         run.write_csv("fisher_rao.csv", result)
+        write_summary(run, with_identities(fisher_rao.summary_rows(result), run.manifest))
     console = stdout()
     if json_output:
         console.print_json(frame_json(result, run=str(run.path)))

@@ -13,6 +13,7 @@ from licli.config import RunOptions
 from licli.evaluations import gsnr
 from licli.models.sources import ModelSource
 from licli.reporting.console import stdout
+from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -46,6 +47,7 @@ def evaluate_gsnr(
             sources, dataset=dataset, data_dir=data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: gsnr.run(net, images, device=torch_device, config=settings))
         run.write_csv("gsnr.csv", result)
+        write_summary(run, with_identities(gsnr.summary_rows(result), run.manifest))
     console = stdout()
     if json_output:
         console.print_json(frame_json(result, run=str(run.path)))

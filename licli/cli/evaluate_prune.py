@@ -15,6 +15,7 @@ from licli.evaluations import pruning
 from licli.models.sources import ModelSource
 from licli.reporting.console import stdout
 from licli.reporting.plots import pruning_curves
+from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
 
 
@@ -58,6 +59,8 @@ def evaluate_prune(
                               for model, rows in curve.groupby("model", sort=False)])
         run.write_csv("pruning.csv", result)
         run.write_csv("auc.csv", areas)
+        write_summary(run, with_identities(pruning.summary_rows(curve, scope=scope, dataset=data.name, split=split),
+                                           run.manifest))
         pruning_curves(curve, run.file("curve.png"), title=f"L1 pruning ({scope}) on {data.name}")
         run.manifest["files"]["curve.png"] = {}
     console = stdout()

@@ -26,6 +26,7 @@ from licli.data import Dataset, batches
 from licli.errors import LicliError
 from licli.evaluations.functional import PARAMETER_SETS, jvp, select_parameters
 from licli.registry import pick
+from licli.reporting.summary import setting
 
 
 def _empirical_labels(logits: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -98,3 +99,11 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device,
         "value": mean.item(), "stderr": stderr.item(), "sqrt": mean.sqrt().item(),
         "parameter_count": sum(p.numel() for p in params.values()), "tensors": len(params),
         "included": " ".join(params)}])
+
+
+def summary_rows(result: pd.DataFrame) -> pd.DataFrame:
+    """The report contract's rows of ``run`` frames stacked over models (column ``model``): one
+    ``fisher_rao_norm`` (θᵀFθ, the ``value`` column) per model in setting ``fisher=…;params=…``."""
+    return pd.DataFrame([{"model": r["model"], "metric": "fisher_rao_norm", "value": r["value"],
+                          "setting": setting(fisher=r["fisher"], params=r["params"])}
+                         for r in result.to_dict(orient="records")])

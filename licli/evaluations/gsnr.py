@@ -31,6 +31,7 @@ from torch.func import functional_call, grad, vmap
 
 from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
+from licli.reporting.summary import setting
 from licli.training import StepContext
 
 
@@ -211,6 +212,25 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: GSNRCo
     frame = layer_gsnr(model, split.subset(torch.arange(n)), device=device, batch_size=config.batch_size,
                        chunk=config.chunk)
     return frame.assign(dataset=data.name, split=config.split, n=n)
+
+
+def summary_rows(result: pd.DataFrame) -> pd.DataFrame:
+    """The report contract's rows of ``run`` frames stacked over models (column ``model``).
+
+    Per model: ``gsnr`` in setting ``layer=all``, the mean GSNR over every parameter with non-zero
+    gradient variance (the layers' means weighted by those parameters' counts), then one row per layer
+    (``layer=<name>``, the layer's ``gsnr_mean``).
+    """
+    rows = []
+    for model, part in result.groupby("model", sort=False):
+        finite = part["parameters"] - part["zero_variance"]
+        kept = finite > 0
+        overall = float((part["gsnr_mean"][kept] * finite[kept]).sum() / finite[kept].sum()) if kept.any() \
+            else float("nan")
+        rows.append({"model": model, "metric": "gsnr", "setting": setting(layer="all"), "value": overall})
+        rows += [{"model": model, "metric": "gsnr", "setting": setting(layer=r["layer"]), "value": r["gsnr_mean"]}
+                 for r in part.to_dict(orient="records")]
+    return pd.DataFrame(rows)
 
 
 class GSNRTracker:

@@ -23,6 +23,7 @@ from licli.data import Dataset, Split
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.functional import select_parameters
 from licli.registry import pick
+from licli.reporting.summary import setting
 from licli.training import evaluate
 
 DEFAULT_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -147,3 +148,28 @@ def curve_area(curve: pd.DataFrame, metric: str = "accuracy") -> float:
     """Area under ``metric`` vs achieved sparsity (trapezoid rule) over the levels evaluated."""
     ordered = curve.sort_values("sparsity")
     return float(np.trapezoid(ordered[metric].to_numpy(), ordered["sparsity"].to_numpy()))
+
+
+def summary_rows(curve: pd.DataFrame, *, scope: str, dataset: str, split: str) -> pd.DataFrame:
+    """The report contract's rows (docs/report-contract.md) of the ``layer == "all"`` rows of ``run``,
+    stacked over models (column ``model``).
+
+    Per model: ``pruned_accuracy`` per level (setting ``scope=…;sparsity=<requested level>``: the level
+    asked for, not the achieved sparsity, so that models compare on one grid), ``robust_accuracy`` per
+    level when it was measured, ``pruning_auc`` (``scope=…``, ``curve_area``) and, for level 0, the
+    unpruned ``clean_accuracy`` (``dataset=…;split=…``, as ``licli train`` reports it).
+    """
+    rows = []
+    for model, part in curve.groupby("model", sort=False):
+        for record in part.to_dict(orient="records"):
+            where = setting(scope=scope, sparsity=float(record["level"]))
+            rows.append({"model": model, "metric": "pruned_accuracy", "setting": where, "value": record["accuracy"]})
+            if "robust_accuracy" in record:
+                rows.append({"model": model, "metric": "robust_accuracy", "setting": where,
+                             "value": record["robust_accuracy"]})
+            if record["level"] == 0:
+                rows.append({"model": model, "metric": "clean_accuracy", "setting": setting(dataset=dataset, split=split),
+                             "value": record["accuracy"]})
+        rows.append({"model": model, "metric": "pruning_auc", "setting": setting(scope=scope),
+                     "value": curve_area(part)})
+    return pd.DataFrame(rows)

@@ -39,24 +39,41 @@ def test_prune_two_checkpoints_leaves_the_file_untouched(runner, tmp_path, check
     assert set(frame["model"]) == {"tiny", "tiny#2"} and (folder / "curve.png").stat().st_size > 0
     layers = frame[frame.layer != "all"]
     assert (layers["zeros"] == (layers["level"] * layers["size"]).round()).all()
-    assert list(pd.read_csv(folder / "auc.csv")["model"]) == ["tiny", "tiny#2"]
+    areas = pd.read_csv(folder / "auc.csv")
+    assert list(areas["model"]) == ["tiny", "tiny#2"]
+    summary = pd.read_csv(folder / "summary.csv").groupby(["metric", "setting"])["value"].agg(list)
+    curve = frame[(frame.layer == "all") & (frame.model == "tiny")].set_index("level")["accuracy"]
+    for level in (0, 0.5, 0.9):
+        assert summary[("pruned_accuracy", f"scope=layerwise;sparsity={level:g}")] == [curve[level]] * 2
+    assert summary[("clean_accuracy", "dataset=mnist-mini;split=test")] == [curve[0]] * 2
+    assert summary[("pruning_auc", "scope=layerwise")] == pytest.approx(list(areas["auc_accuracy"]))
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["inputs"]["tiny:weights"]["sha256"] == before and manifest["status"] == "ok"
 
 
-@pytest.mark.parametrize("command,csv", [
-    (["fisher-rao", "--n", "40", "--fisher", "model"], "fisher_rao.csv"),
-    (["gsnr", "--n", "40"], "gsnr.csv"),
-    (["hessian-trace", "--n", "20", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv"),
-    (["activations", "--n", "40"], "activations.csv"),
+@pytest.mark.parametrize("command,csv,metric", [
+    (["fisher-rao", "--n", "40", "--fisher", "model"], "fisher_rao.csv", "fisher_rao_norm"),
+    (["gsnr", "--n", "40"], "gsnr.csv", "gsnr"),
+    (["hessian-trace", "--n", "20", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv", None),
+    (["activations", "--n", "40"], "activations.csv", None),
 ])
-def test_commands_write_their_table(runner, tmp_path, checkpoint, command, csv):
+def test_commands_write_their_table(runner, tmp_path, checkpoint, command, csv, metric):
     out = tmp_path / "reports"
     result = runner.invoke(app, ["evaluate", *command, "-c", str(checkpoint), "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "Warning" not in result.stderr
     frame = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / csv)
     assert len(frame) >= 1 and frame.select_dtypes("number").notna().any().all()
+    if metric:
+        summary = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / "summary.csv").set_index("setting")
+        assert set(summary["metric"]) == {metric} and set(summary["model"]) == {"small-cnn"}
+        if metric == "fisher_rao_norm":
+            assert summary.loc["fisher=model;params=all", "value"] == frame["value"][0]
+        else:
+            assert summary.loc["layer=all", "value"] == pytest.approx(
+                (frame["gsnr_mean"] * (frame["parameters"] - frame["zero_variance"])).sum()
+                / (frame["parameters"] - frame["zero_variance"]).sum())
+            assert len(summary) == len(frame) + 1
 
 
 def test_train_tracks_gsnr(runner, tmp_path):
