@@ -7,11 +7,14 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 import typer
 
+from licli.attacks import ATTACKS, parse_budget
 from licli.cli.app import evaluate_app, recorded_run
 from licli.cli.options import with_model_sources
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
+from licli.errors import LicliError
 from licli.evaluations import pruning
+from licli.evaluations.robustness import AttackSettings, worst_case_accuracy
 from licli.models.sources import ModelSource
 from licli.reporting.console import stdout
 from licli.reporting.plots import pruning_curves
@@ -24,6 +27,8 @@ class PruneCommandConfig:
     models: list[str]
     dataset: str | None
     pruning: dict
+    attack: dict | None
+    attack_n: int
 
 
 @evaluate_app.command("prune")
@@ -35,6 +40,11 @@ def evaluate_prune(
                                help="Fractions of weights to prune, each in [0, 1), comma-separated."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
+    attacks: str = typer.Option(None, "--attack", help="Also measure robust accuracy at each level: the worst case "
+                                                       f"of these comma-separated attacks ({', '.join(ATTACKS)})."),
+    norm: str = typer.Option("linf", help="--attack: linf or l2."),
+    eps: str = typer.Option("8/255", help="--attack: budget ε in pixel units (fractions allowed)."),
+    attack_n: int = typer.Option(500, "--attack-n", help="--attack: attack the first N images of the split."),
     batch_size: int = typer.Option(1000, help="Evaluation batch size."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
@@ -46,12 +56,19 @@ def evaluate_prune(
     (Gradient Mask §3.3.1, Fig. 5). Writes pruning.csv (per level and layer), curve.png and auc.csv."""
     settings = pruning.PruneConfig(scope=scope, levels=pruning.parse_levels(levels), split=split,
                                    batch_size=batch_size)
-    config = PruneCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
+    if attack_n < 1:
+        raise LicliError(f"--attack-n must be ≥ 1 (got {attack_n})", "pass e.g. --attack-n 500")
+    attack_settings = AttackSettings(attacks=tuple(a.strip() for a in attacks.split(",") if a.strip()), norm=norm,
+                                     eps=parse_budget(eps)) if attacks else None
+    config = PruneCommandConfig([s.describe() for s in sources], dataset, asdict(settings),
+                                asdict(attack_settings) if attack_settings else None, attack_n)
     options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-prune", config, options, seed=None) as (torch_device, run):
         data, result = evaluate_each(
             sources, dataset=dataset, data_dir=data_dir, device=torch_device, run=run,
-            evaluation=lambda net, images: pruning.run(net, images, device=torch_device, config=settings))
+            evaluation=lambda net, images: pruning.run(
+                net, images, device=torch_device, config=settings,
+                robust_accuracy=worst_case_accuracy(attack_settings, attack_n) if attack_settings else None))
         curve = result[result.layer == "all"].drop(columns="layer")
         areas = pd.DataFrame([{"model": model, "auc_accuracy": pruning.curve_area(rows),
                                **({"auc_robust_accuracy": pruning.curve_area(rows, "robust_accuracy")}
@@ -67,8 +84,9 @@ def evaluate_prune(
     if json_output:
         console.print_json(frame_json(curve, run=str(run.path), auc=areas.to_dict(orient="records")))
     else:
-        console.print(frame_table(curve[["model", "level", "sparsity", "accuracy", "loss"]],
+        shown = ["model", "level", "sparsity", "accuracy", *(["robust_accuracy"] if attacks else []), "loss"]
+        console.print(frame_table(curve[shown],
                                   title=f"licli evaluate prune · {scope}",
-                                  percent_columns=("sparsity", "accuracy")))
+                                  percent_columns=("sparsity", "accuracy", "robust_accuracy")))
         console.print(frame_table(areas, title="area under accuracy vs sparsity"))
         console.print(f"run: {run.path}", highlight=False)

@@ -8,7 +8,7 @@ attacks (a sample is robust only if it survives every attack, as AutoAttack repo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,6 +20,7 @@ from licli.attacks import ATTACKS
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import NORMS
+from licli.data import Split
 from licli.errors import LicliError
 from licli.models.slots import model_slots
 from licli.registry import pick
@@ -243,3 +244,14 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
     return RobustnessResult(samples, summarise(samples), selected, len(shared))
+
+
+def worst_case_accuracy(settings: AttackSettings, n: int | None = None) -> Callable[[nn.Module, Split], float]:
+    """A hook ``(model, split) -> robust accuracy``: the worst case over ``settings.attacks`` on the first
+    ``n`` images of ``split`` (all images, not only the correctly classified ones), for
+    ``licli.evaluations.pruning.run`` (accuracy under attack at each sparsity, Gradient Mask §3.3.1)."""
+    def measure(model: nn.Module, split: Split) -> float:
+        result = evaluate_robustness({"model": model}, split.images, split.labels, settings, n=n)
+        return float(result.summary.loc[result.summary["attack"] == WORST_CASE, "robust_accuracy"].iloc[0])
+
+    return measure

@@ -51,6 +51,25 @@ def test_prune_two_checkpoints_leaves_the_file_untouched(runner, tmp_path, check
     assert manifest["inputs"]["tiny:weights"]["sha256"] == before and manifest["status"] == "ok"
 
 
+def test_prune_with_attack_reports_robust_accuracy_per_level(runner, tmp_path, checkpoint):
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["evaluate", "prune", "-c", str(checkpoint), "--levels", "0,0.9", "--attack", "fgsm",
+                                 "--eps", "0.1", "--attack-n", "20", "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    folder = _run_folder(out, "evaluate-prune")
+    curve = pd.read_csv(folder / "pruning.csv").query("layer == 'all'")
+    assert curve["robust_accuracy"].between(0, 1).all() and "auc_robust_accuracy" in pd.read_csv(folder / "auc.csv")
+    summary = pd.read_csv(folder / "summary.csv").set_index(["metric", "setting"])["value"]
+    assert summary[("robust_accuracy", "scope=global;sparsity=0.9")] == curve["robust_accuracy"].iloc[1]
+    attack = runner.invoke(app, ["attack", "-c", str(checkpoint), "--attacks", "fgsm", "--eps", "0.1", "--n", "20",
+                                 "--out", str(out), "--device", "cpu"])
+    assert attack.exit_code == 0, attack.output
+    unpruned = pd.read_csv(_run_folder(out, "attack") / "attacks.csv").query("attack == 'worst-case'")
+    assert curve["robust_accuracy"].iloc[0] == unpruned["robust_accuracy"].iloc[0]
+    bad = runner.invoke(app, ["evaluate", "prune", "-c", str(checkpoint), "--attack", "nope", "--out", str(out)])
+    assert bad.exit_code == 2 and "nope" in bad.stderr and "Traceback" not in bad.output
+
+
 @pytest.mark.parametrize("command,csv,metric", [
     (["fisher-rao", "--n", "40", "--fisher", "model"], "fisher_rao.csv", "fisher_rao_norm"),
     (["gsnr", "--n", "40"], "gsnr.csv", "gsnr"),
