@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,6 +115,10 @@ def _hooks(model: nn.Module, method: str) -> list[Callable]:
     return [getattr(m, method) for m in model.modules() if callable(getattr(m, method, None))]
 
 
+def _observer_hooks(observers: Sequence[object], method: str) -> list[Callable]:
+    return [getattr(o, method) for o in observers if callable(getattr(o, method, None))]
+
+
 def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                 epoch: int, history: list[dict[str, Any]], config: TrainConfig) -> None:
     """Everything needed to continue bit-for-bit after ``epoch`` (weights, optimizer, all RNG states)."""
@@ -171,8 +175,13 @@ def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch.device,
           objective: Objective = cross_entropy, state_dir: Path | None = None, resume: bool = False,
-          progress: Progress | None = None, stop_after_epoch: int | None = None) -> pd.DataFrame:
+          progress: Progress | None = None, stop_after_epoch: int | None = None,
+          observers: Sequence[object] = ()) -> pd.DataFrame:
     """Train ``model`` in place; return one history row per epoch (loss, accuracies, seconds, stats).
+
+    ``observers`` take part like mechanism modules, through the same optional methods
+    ``after_optimizer_step(context)`` and ``epoch_statistics() -> dict`` (e.g. an evaluation that
+    scores extra test splits every epoch); they are called after the model's own.
 
     With ``state_dir`` the full training state is saved atomically after every epoch; ``resume``
     continues from it and ends with the same weights and metrics as an uninterrupted run.
@@ -189,8 +198,8 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config)
-    after_step = _hooks(model, "after_optimizer_step")
-    statistics = _hooks(model, "epoch_statistics")
+    after_step = _hooks(model, "after_optimizer_step") + _observer_hooks(observers, "after_optimizer_step")
+    statistics = _hooks(model, "epoch_statistics") + _observer_hooks(observers, "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         if stop_after_epoch is not None and epoch >= stop_after_epoch:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from licli.data.core import Dataset, Split, batches, resolve_data_dir
 from licli.data.mnist import load_mnist, load_mnist_mini
+from licli.data.oracle import with_oracle
 
 DATASETS = {
     "mnist": load_mnist,
     "mnist-mini": load_mnist_mini,
+    "oracle-mnist": lambda root, download: with_oracle(load_mnist(root, download)),
+    "oracle-mnist-mini": lambda root, download: with_oracle(load_mnist_mini(root, download)),
 }
 
 

@@ -1,0 +1,1 @@
+"""Reproduction recipes as data files (the papers' numbers and protocols)."""
