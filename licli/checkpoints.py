@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
+from torch.nn.parameter import is_lazy
 
 from licli import __version__
 from licli.errors import LicliError
@@ -96,12 +97,14 @@ def load_state(weights: Path) -> dict[str, torch.Tensor]:
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor."""
+    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor.
+
+    Lazily sized tensors (torch's lazy modules, e.g. a Local Inhibition map) take the checkpoint's shape."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items()
-              if k in state and state[k].shape != v.shape]
+              if k in state and not is_lazy(v) and state[k].shape != v.shape]
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")

@@ -119,6 +119,25 @@ class TrainConfig:
             raise LicliError(f"--weight-decay must be ≥ 0 (got {self.weight_decay})", "pass e.g. --weight-decay 5e-4")
         if self.eval_batch_size < 1:
             raise LicliError(f"eval_batch_size must be ≥ 1 (got {self.eval_batch_size})", "pass e.g. 1000")
+        self._check_mechanisms()
+
+    def _check_mechanisms(self) -> None:
+        from licli.mechanisms import MECHANISMS, REGULARIZERS
+        from licli.mechanisms.regularizers import FLAG_NOT_OBJECTIVE
+        from licli.registry import pick
+
+        for slot, spec in self.mechanisms.items():
+            if not isinstance(spec, dict) or "name" not in spec or not isinstance(spec.get("params", {}), dict):
+                raise LicliError(f"mechanism for slot {slot!r} must be a table with a name and optional params "
+                                 f"(got {spec!r})", 'write e.g. [mechanisms.hidden] name = "normout"')
+            pick(MECHANISMS, spec["name"], "mechanism")
+        if self.regularizer in FLAG_NOT_OBJECTIVE:
+            raise LicliError(*FLAG_NOT_OBJECTIVE[self.regularizer])
+        if self.regularizer is not None:
+            pick(REGULARIZERS, self.regularizer, "regularizer")
+        if not isinstance(self.regularizer_params, dict):
+            raise LicliError(f"regularizer_params must be a table (got {self.regularizer_params!r})",
+                             "pass a JSON object to --regularizer-params")
 
 
 @dataclass(frozen=True)

@@ -263,7 +263,7 @@ def objective_for(config: TrainConfig) -> Objective:
         return factory(**config.regularizer_params)
     except TypeError as error:
         raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
-                         "see `licli train --help`") from None
+                         "see the README section Mechanisms for its parameters") from None
 
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,

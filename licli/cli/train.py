@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,9 +11,38 @@ from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import load_dataset
+from licli.errors import LicliError
+from licli.mechanisms import MECHANISMS, REGULARIZERS
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.tables import frame_json, frame_table
 from licli.training import discard_state, fit, saved_config
+
+
+def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> dict[str, dict[str, Any]] | None:
+    """``--mechanism SLOT=NAME`` and ``--mechanism-params [SLOT=]JSON`` → TrainConfig.mechanisms."""
+    if not mechanisms:
+        if params:
+            raise LicliError("--mechanism-params given without --mechanism", "add e.g. --mechanism hidden=normout")
+        return None
+    specs: dict[str, dict[str, Any]] = {}
+    for item in mechanisms:
+        slot, _, name = item.partition("=")
+        if not slot or not name:
+            raise LicliError(f"--mechanism {item!r} is not SLOT=NAME", "pass e.g. --mechanism hidden=local-inhibition")
+        specs[slot] = {"name": name, "params": {}}
+    for item in params or []:
+        if item.lstrip().startswith("{"):
+            targets, text = list(specs), item
+        else:
+            slot, _, text = item.partition("=")
+            if slot not in specs:
+                raise LicliError(f"--mechanism-params names slot {slot!r} that no --mechanism fills",
+                                 f"use one of: {', '.join(specs)}")
+            targets = [slot]
+        values = parse_json_option(text, "--mechanism-params")
+        for target in targets:
+            specs[target]["params"].update(values)
+    return specs
 
 
 @app.command()
@@ -28,6 +58,14 @@ def train(
     seed: int = typer.Option(None, help="Seed for weights, data order and mechanisms."),
     augment: bool = typer.Option(None, "--augment/--no-augment", help="Random crop + flip (CIFAR)."),
     model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.'),
+    mechanism: list[str] = typer.Option(None, help=f"SLOT=NAME: insert a mechanism ({', '.join(MECHANISMS)}) into a "
+                                        "slot; SLOT may be a glob ('layer[123].*'). Repeatable."),
+    mechanism_params: list[str] = typer.Option(None, help='Mechanism parameters as JSON for every --mechanism, or '
+                                               'SLOT=JSON for one, e.g. \'hidden={"calibration": "online"}\'. '
+                                               "Repeatable."),
+    regularizer: str = typer.Option(None, help=f"Regularized objective: {', '.join(REGULARIZERS)} (weight decay is "
+                                    "--weight-decay)."),
+    regularizer_params: str = typer.Option(None, help='Regularizer parameters as JSON, e.g. \'{"weight": 0.1}\'.'),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -44,7 +82,9 @@ def train(
     train_config = resolve(TrainConfig, file=file_config, flags={
         "model": model, "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
         "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "augment": augment,
-        "model_options": parse_json_option(model_options, "--model-options")})
+        "model_options": parse_json_option(model_options, "--model-options"),
+        "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": regularizer,
+        "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params")})
     options = RunOptions(device=device, out=out, name=name, data_dir=data_dir, download=download)
     data = load_dataset(train_config.dataset, data_dir, download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):

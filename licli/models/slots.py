@@ -45,20 +45,29 @@ def model_slots(model: nn.Module) -> dict[str, Slot]:
 
 
 def insert_mechanisms(model: nn.Module, mechanisms: Mapping[str, MechanismSpec]) -> nn.Module:
-    """Fill the named slots with modules built from ``MECHANISMS``; unknown slots are an error."""
+    """Fill slots with modules built from ``MECHANISMS``; a key is a slot name or a glob pattern
+    (``layer[123].*`` fills every matching slot, each with its own module). Unmatched keys are an error.
+    A mechanism with a ``slot_name`` attribute is told its slot (it prefixes its statistics with it)."""
+    from fnmatch import fnmatchcase
+
     from licli.errors import LicliError
     from licli.mechanisms import MECHANISMS
     from licli.registry import pick
 
     slots = model_slots(model)
-    for slot_name, spec in mechanisms.items():
-        if slot_name not in slots:
-            raise LicliError(f"model has no slot {slot_name!r}",
+    for pattern, spec in mechanisms.items():
+        names = [name for name in slots if fnmatchcase(name, pattern)]
+        if not names:
+            raise LicliError(f"model has no slot {pattern!r}",
                              f"choose from: {', '.join(slots) or '(this model has no slots)'}")
         factory = pick(MECHANISMS, spec.name, "mechanism")
-        try:
-            slots[slot_name].mechanism = factory(**spec.params)
-        except TypeError as error:
-            raise LicliError(f"bad parameters for mechanism {spec.name!r}: {error}",
-                             "see `licli train --help` for the mechanism's flags") from None
+        for slot_name in names:
+            try:
+                module = factory(**spec.params)
+            except TypeError as error:
+                raise LicliError(f"bad parameters for mechanism {spec.name!r}: {error}",
+                                 "see the README section Mechanisms for its parameters") from None
+            if hasattr(module, "slot_name"):
+                module.slot_name = slot_name
+            slots[slot_name].mechanism = module
     return model
