@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from licli.data.core import Dataset, Split, batches, resolve_data_dir
 from licli.data.mnist import load_mnist, load_mnist_mini
-from licli.data.oracle import with_oracle
+from licli.data.oracle import ORACLE_BASES, with_oracle
 
 DATASETS = {
     "mnist": load_mnist,
     "mnist-mini": load_mnist_mini,
-    "oracle-mnist": lambda root, download: with_oracle(load_mnist(root, download)),
-    "oracle-mnist-mini": lambda root, download: with_oracle(load_mnist_mini(root, download)),
 }
+DATASETS.update({name: lambda root, download, base=DATASETS[base]: with_oracle(base(root, download))
+                 for name, base in ORACLE_BASES.items()})
 
 
 def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:

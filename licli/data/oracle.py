@@ -22,6 +22,8 @@ import torch
 from licli.data.core import Dataset, Split
 from licli.errors import LicliError
 
+ORACLE_BASES = {"oracle-mnist": "mnist", "oracle-mnist-mini": "mnist-mini"}
+"""Each Oracle dataset name and the dataset it wraps."""
 DEFAULT_COPIES = 10
 DEFAULT_TEST_SEED = 0
 ON = 255

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn.parameter import UninitializedBuffer
 
 from licli.config import TrainConfig
 from licli.data import Dataset, Split, batches
@@ -132,11 +133,10 @@ class OracleConfig:
 
 
 def correlation_map(model: nn.Module) -> torch.Tensor | None:
-    """The correlation map ``C`` (eq. 3.4.3) the ``inhibition`` slot's mechanism currently uses, if any."""
-    slot = getattr(model, SLOT, None)
-    mechanism = getattr(slot, "mechanism", None)
+    """The correlation map ``C`` (eq. 3.4.3) of the ``inhibition`` slot's mechanism, if it has one."""
+    mechanism = getattr(getattr(model, SLOT, None), "mechanism", None)
     found = getattr(mechanism, "correlation_map", None)
-    return found() if callable(found) else None
+    return found if isinstance(found, torch.Tensor) and not isinstance(found, UninitializedBuffer) else None
 
 
 class EpochProbe:
