@@ -10,7 +10,6 @@ paper's "1*" row, 11.35% on MNIST). Everything here returns tidy DataFrames; not
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -21,15 +20,15 @@ import torch
 from torch import nn
 from torch.nn.parameter import UninitializedBuffer
 
-from licli.config import TrainConfig
+from licli.config import TrainConfig, tomllib
 from licli.data import Dataset, Split, batches
 from licli.data.oracle import majority_baseline, oracle_test_splits, with_oracle
 from licli.errors import LicliError
-from licli.models import MechanismSpec, ModelSpec, build_model
+from licli.models import MechanismSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS, OracleNet, feature_groups
 from licli.models.zoo import ACTIVATIONS
 from licli.registry import pick
-from licli.training import cross_entropy, evaluate, objective_for, train
+from licli.training import cross_entropy, evaluate, model_spec_for, objective_for, train
 
 SLOT = "inhibition"
 TABLE_1_1 = "oracle_mnist_table_1_1.toml"
@@ -184,11 +183,8 @@ def train_method(name: str, base: Dataset, config: OracleConfig, seed: int, *, d
     splits = oracle_test_splits(base.test, base.num_classes, config.copies, config.test_seed)
     groups = feature_groups(base.num_classes, **config.model_options())
     train_config = config.train_config(method, groups, seed, data.name)
-    spec = ModelSpec("oracle-net", base.num_classes, data.in_channels, data.image_size,
-                     options=dict(train_config.model_options),
-                     mechanisms={s: MechanismSpec.from_dict(m) for s, m in train_config.mechanisms.items()})
     torch.manual_seed(seed)
-    model = build_model(spec)
+    model = build_model(model_spec_for(train_config, data))
     probe = EpochProbe(model, {k: splits[k].to(device) for k in ("true", "zeroed")}, device,
                        config.heatmap_epochs)
     history = train(model, data, train_config, device=device, objective=objective_for(train_config),
@@ -381,8 +377,7 @@ def size_sweep(base: Dataset, config: OracleConfig, sweep: SweepConfig, *, devic
             variant = replace(config, copies=copies, activation=activation, epochs=sweep.epochs, heatmap_epochs=())
             train_config = variant.train_config(METHODS["erm"], [], config.seeds[0], data.name)
             torch.manual_seed(train_config.seed)
-            model = build_model(ModelSpec("oracle-net", base.num_classes, data.in_channels, data.image_size,
-                                          options=variant.model_options()))
+            model = build_model(model_spec_for(train_config, data))
             observer = FollowProbe(model, probe, shown, config.batch_size, sweep.every)
             train(model, data, train_config, device=device, objective=cross_entropy, observers=[observer])
             curve = observer.curve().assign(copies=copies, activation=activation)
