@@ -9,8 +9,8 @@ import torch
 from licli.cli import app
 from licli.data import load_dataset
 from licli.data.oracle import pack, unpack, with_oracle
-from licli.evaluations.oracle import (METHODS, Method, OracleConfig, OracleReport, paper_table, run_benchmark,
-                                      summarise, table_1_1, train_method)
+from licli.evaluations.oracle import (METHODS, Method, OracleConfig, OracleReport, ablate_architecture, paper_table,
+                                      run_benchmark, summarise, table_1_1, train_method)
 from licli.mechanisms import MECHANISMS, REGULARIZERS
 from licli.models import ModelSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS
@@ -110,6 +110,13 @@ def test_missing_mechanisms_are_reported_unavailable(monkeypatch):
     assert report.runs.empty
     assert report.unavailable.to_dict("records") == [
         {"method": "ghost", "label": "Ghost", "missing": "regularizer 'no-such-regularizer'"}]
+
+
+def test_architecture_ablation_covers_every_activation_and_oracle_path():
+    frame = ablate_architecture(mini(100, 20), OracleConfig(epochs=1, seeds=(0,)), device=CPU)
+    assert sorted(zip(frame["activation"], frame["oracle_path"])) == sorted(
+        (a, p) for a in ("sigmoid", "relu") for p in ORACLE_PATHS)
+    assert frame["permuted_accuracy"].between(0, 1).all() and (frame["seeds"] == 1).all()
 
 
 SUMMARY_COLUMNS = ["method", "label", "seeds", "train_accuracy", "permuted_accuracy", "permuted_accuracy_std",
