@@ -117,7 +117,8 @@ def evaluate_oracle(
 def _print(report, table: pd.DataFrame, architecture: pd.DataFrame | None, sweep: pd.DataFrame | None,
            run_path: str, json_output: bool) -> None:
     console = stdout()
-    frames = {"table_1_1": table, "summary": report.summary, "unavailable": report.unavailable,
+    summary = report.summary.drop(columns=["label", "baseline"], errors="ignore")
+    frames = {"table_1_1": table, "summary": summary, "unavailable": report.unavailable,
               "architecture": architecture, "size_sweep": sweep}
     frames = {key: frame for key, frame in frames.items() if frame is not None and len(frame)}
     if json_output:
