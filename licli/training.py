@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,12 +111,8 @@ def evaluate(model: nn.Module, split: Split, *, device: torch.device, batch_size
     return {"accuracy": correct.item() / n, "loss": loss.item() / n}
 
 
-def _hooks(model: nn.Module, method: str) -> list[Callable]:
-    return [getattr(m, method) for m in model.modules() if callable(getattr(m, method, None))]
-
-
-def _observer_hooks(observers: Sequence[object], method: str) -> list[Callable]:
-    return [getattr(o, method) for o in observers if callable(getattr(o, method, None))]
+def _hooks(parts: Iterable[object], method: str) -> list[Callable]:
+    return [getattr(part, method) for part in parts if callable(getattr(part, method, None))]
 
 
 def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
@@ -198,8 +194,8 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config)
-    after_step = _hooks(model, "after_optimizer_step") + _observer_hooks(observers, "after_optimizer_step")
-    statistics = _hooks(model, "epoch_statistics") + _observer_hooks(observers, "epoch_statistics")
+    after_step = _hooks([*model.modules(), *observers], "after_optimizer_step")
+    statistics = _hooks([*model.modules(), *observers], "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
