@@ -43,10 +43,7 @@ def wrong_labels(labels: torch.Tensor, num_classes: int, generator: torch.Genera
 
 
 def oracle_code(labels: torch.Tensor, num_classes: int, copies: int) -> torch.Tensor:
-    """The oracle as float: the one-hot label repeated ``copies`` times → ``(N, copies · K)``.
-
-    A zero label vector (all ``-1`` labels) is not allowed; use :func:`pack` with ``oracle=None``.
-    """
+    """The oracle as float: the one-hot label repeated ``copies`` times → ``(N, copies · K)``."""
     one_hot = torch.nn.functional.one_hot(labels, num_classes).float()
     return one_hot.repeat(1, copies)
 
