@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,8 +111,8 @@ def evaluate(model: nn.Module, split: Split, *, device: torch.device, batch_size
     return {"accuracy": correct.item() / n, "loss": loss.item() / n}
 
 
-def _hooks(model: nn.Module, method: str) -> list[Callable]:
-    return [getattr(m, method) for m in model.modules() if callable(getattr(m, method, None))]
+def _hooks(parts: Iterable[object], method: str) -> list[Callable]:
+    return [getattr(part, method) for part in parts if callable(getattr(part, method, None))]
 
 
 def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
@@ -172,11 +172,12 @@ def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch.device,
           objective: Objective = cross_entropy, state_dir: Path | None = None, resume: bool = False,
           progress: Progress | None = None, stop_after_epoch: int | None = None,
-          callbacks: Sequence[Callable[[StepContext], None]] = ()) -> pd.DataFrame:
+          observers: Sequence[object] = ()) -> pd.DataFrame:
     """Train ``model`` in place; return one history row per epoch (loss, accuracies, seconds, stats).
 
-    ``callbacks`` are called after every optimizer step, after the modules' ``after_optimizer_step``
-    hooks (e.g. ``licli train --track gsnr``); they must not change the model or draw from the generator.
+    ``observers`` take part like mechanism modules, through the same optional methods
+    ``after_optimizer_step(context)`` and ``epoch_statistics() -> dict`` (e.g. an evaluation that
+    scores extra test splits every epoch); they are called after the model's own.
 
     With ``state_dir`` the full training state is saved atomically after every epoch; ``resume``
     continues from it and ends with the same weights and metrics as an uninterrupted run.
@@ -193,8 +194,8 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config)
-    after_step = [*_hooks(model, "after_optimizer_step"), *callbacks]
-    statistics = _hooks(model, "epoch_statistics")
+    after_step = _hooks([*model.modules(), *observers], "after_optimizer_step")
+    statistics = _hooks([*model.modules(), *observers], "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
@@ -272,7 +273,7 @@ def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
         resume: bool = False, progress: Progress | None = None,
-        callbacks: Sequence[Callable[[StepContext], None]] = ()) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
+        observers: Sequence[object] = ()) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
     """Build the model ``config`` names (seeded), train it on ``data``; return model, spec and history."""
     from licli.models import build_model
 
@@ -280,7 +281,7 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     torch.manual_seed(config.seed)
     model = build_model(spec)
     history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
-                    state_dir=run_dir, resume=resume, progress=progress, callbacks=callbacks)
+                    state_dir=run_dir, resume=resume, progress=progress, observers=observers)
     return model, spec, history
 
 

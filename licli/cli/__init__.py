@@ -7,6 +7,7 @@ from licli.cli import evaluate_activations  # noqa: F401
 from licli.cli import evaluate_fisher_rao  # noqa: F401
 from licli.cli import evaluate_gsnr  # noqa: F401
 from licli.cli import evaluate_hessian  # noqa: F401
+from licli.cli import evaluate_oracle  # noqa: F401
 from licli.cli import evaluate_prune  # noqa: F401
 from licli.cli import evaluate_saliency  # noqa: F401
 from licli.cli import import_model  # noqa: F401

@@ -154,7 +154,7 @@ def train(
         run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
                                  resume=resume is not None, progress=EpochProgress(),
-                                 callbacks=list(trackers.values()))
+                                 observers=list(trackers.values()))
         for kind, tracker in trackers.items():
             run.write_csv(f"track_{kind}.csv", tracker.frame())
             tracker.plot(run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")

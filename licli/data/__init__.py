@@ -10,6 +10,7 @@ from licli.data.core import Dataset, Split, batches, cache_dir, resolve_data_dir
 from licli.data.boxes import BoxedDataset, split_boxes
 from licli.data.mnist import load_mnist, load_mnist_mini
 from licli.data.mnist_loc import load_mnist_loc
+from licli.data.oracle import ORACLE_BASES, with_oracle
 
 DATASETS = {
     "mnist": load_mnist,
@@ -18,6 +19,8 @@ DATASETS = {
     "cifar10-mini": load_cifar10_mini,
     "mnist-loc": load_mnist_loc,
 }
+DATASETS.update({name: lambda root, download, base=DATASETS[base]: with_oracle(base(root, download))
+                 for name, base in ORACLE_BASES.items()})
 
 
 def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:

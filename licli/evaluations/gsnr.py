@@ -234,7 +234,7 @@ def summary_rows(result: pd.DataFrame) -> pd.DataFrame:
 
 
 class GSNRTracker:
-    """A training callback (``licli train --track gsnr``): every ``every`` optimizer steps, the per-layer
+    """A training observer (``licli train --track gsnr``): every ``every`` optimizer steps, the per-layer
     GSNR over a fixed probe set (the first ``n`` training images; no training randomness is consumed)."""
 
     def __init__(self, data: Dataset, *, every: int, n: int = 256, device: torch.device) -> None:
@@ -244,7 +244,7 @@ class GSNRTracker:
         self.probe = data.train.subset(torch.arange(min(n, len(data.train)))).to(device)
         self.frames: list[pd.DataFrame] = []
 
-    def __call__(self, context: StepContext) -> None:
+    def after_optimizer_step(self, context: StepContext) -> None:
         if context.step % self.every == 0:
             frame = layer_gsnr(context.model, self.probe, device=self.device)
             self.frames.append(frame.assign(step=context.step, epoch=context.epoch + 1))

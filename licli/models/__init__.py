@@ -10,6 +10,7 @@ from torch import nn
 
 from licli.errors import LicliError
 from licli.models import zoo
+from licli.models.oracle_net import OracleNet
 from licli.models.slots import MechanismSpec, Slot, insert_mechanisms, model_slots
 from licli.registry import pick
 
@@ -19,6 +20,7 @@ MODELS = {
     "vgg16": zoo.vgg16,
     "resnet18": zoo.resnet18,
     "gap-cnn": zoo.gap_cnn,
+    "oracle-net": OracleNet,
 }
 
 

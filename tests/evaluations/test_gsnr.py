@@ -86,7 +86,7 @@ def test_tracking_does_not_change_training():
                          model_options={"hidden": 8})
     plain = fit(config, DATA, device=torch.device("cpu"))
     tracker = gsnr.GSNRTracker(DATA, every=2, n=16, device=torch.device("cpu"))
-    tracked = fit(config, DATA, device=torch.device("cpu"), callbacks=[tracker])
+    tracked = fit(config, DATA, device=torch.device("cpu"), observers=[tracker])
     pd.testing.assert_frame_equal(plain[2].drop(columns=["seconds", "images_per_second"]),
                                   tracked[2].drop(columns=["seconds", "images_per_second"]))
     for a, b in zip(plain[0].parameters(), tracked[0].parameters()):

@@ -13,14 +13,17 @@ EXPECTED_SLOTS = {
     "vgg16": ["fc1", "fc2"],
     "resnet18": [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)],
     "gap-cnn": ["conv1", "conv2", "conv3"],
+    "oracle-net": ["inhibition"],
 }
+INPUT_SHAPES = {"oracle-net": (2, 28, 28)}  # image plane + oracle plane (licli.data.oracle)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_maps_a_batch_to_logits_and_exposes_slots(name):
     torch.manual_seed(0)
-    model = build_model(ModelSpec(name, num_classes=10, in_channels=3, image_size=(32, 32))).eval()
-    x = torch.rand(2, 3, 32, 32)
+    channels, height, width = INPUT_SHAPES.get(name, (3, 32, 32))
+    model = build_model(ModelSpec(name, num_classes=10, in_channels=channels, image_size=(height, width))).eval()
+    x = torch.rand(2, channels, height, width)
     with torch.no_grad():
         logits = model(x)
     assert logits.shape == (2, 10) and torch.isfinite(logits).all()

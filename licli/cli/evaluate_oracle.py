@@ -1,0 +1,135 @@
+"""``licli evaluate oracle``: the Oracle-MNIST label-oracle benchmark (LI thesis §1.3, §4.1.1, Table 1.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import typer
+
+from licli.cli.app import evaluate_app, recorded_run
+from licli.config import RunOptions
+from licli.data import load_dataset
+from licli.data.oracle import DEFAULT_COPIES, ORACLE_BASES
+from licli.errors import LicliError
+from licli.evaluations.oracle import (METHODS, OracleConfig, SweepConfig, ablate_architecture, run_benchmark,
+                                     size_sweep, table_1_1)
+from licli.registry import pick
+from licli.reporting import oracle_plots
+from licli.reporting.console import notice, stdout
+from licli.reporting.files import to_json
+from licli.reporting.tables import frame_table
+
+PERCENT = ("train_accuracy", "permuted_accuracy", "permuted_accuracy_std", "true_oracle_accuracy", "zeroed_accuracy",
+           "follows_oracle", "oracle_weight_share", "baseline", "paper_train", "paper_test", "licli_train",
+           "licli_test", "licli_test_std", "final_follow_rate")
+
+
+def _list(text: str, flag: str, kind: type = str) -> tuple:
+    """A comma-separated flag value → tuple (empty items dropped)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        return tuple(kind(item) for item in items)
+    except ValueError:
+        raise LicliError(f"{flag} {text!r} is not a comma-separated list of {kind.__name__}s",
+                         f"pass e.g. {flag} 0,1,2") from None
+
+
+@dataclass(frozen=True)
+class OracleCommand:
+    dataset: str
+    benchmark: OracleConfig
+    sweep: SweepConfig | None
+    ablate_architecture: bool
+
+
+@evaluate_app.command("oracle")
+def evaluate_oracle(
+    methods: str = typer.Option("erm", help=f"Comma-separated methods: {','.join(METHODS)}."),
+    dataset: str = typer.Option("oracle-mnist-mini", help=f"{' or '.join(ORACLE_BASES)}."),
+    epochs: int = typer.Option(3, help="Epochs per method."),
+    seeds: str = typer.Option("0", help="Comma-separated seeds; every method trains once per seed."),
+    oracle_copies: int = typer.Option(DEFAULT_COPIES, help="Copies of the one-hot label (10 → 100 oracle inputs)."),
+    activation: str = typer.Option("sigmoid", help="sigmoid (the paper, §3.7) or relu, for every layer."),
+    oracle_path: str = typer.Option("layer", help="layer (own 100-unit layer, the paper) or raw (inputs concatenated)."),
+    batch_size: int = typer.Option(128, help="Training batch size."),
+    optimizer: str = typer.Option("adam", help="adam or sgd (the paper does not say)."),
+    lr: float = typer.Option(1e-3, help="Learning rate."),
+    weight_decay: float = typer.Option(0.0, help="L2 weight decay (Fig. 4.1 used some with LI)."),
+    li_calibration: str = typer.Option("paper", help="LI calibration: paper (Algorithm 1) or online (EMA)."),
+    calibration_batch: int = typer.Option(2048, help="LI calibration batch (paper: 2048)."),
+    heatmap_epochs: str = typer.Option("", help="Epochs at which to snapshot LI's map over the oracle units "
+                                       "(Fig. 4.4), e.g. 1,5,10."),
+    test_seed: int = typer.Option(0, help="Seed of the wrong test oracle."),
+    ablate: bool = typer.Option(False, "--ablate-architecture", help="Also train ERM under each activation × "
+                                "oracle path."),
+    sweep: str = typer.Option("", "--size-sweep", help="Oracle copies for Fig. 3.1, e.g. 1,2,4,8,16 (sigmoid and "
+                              "relu); empty = no sweep."),
+    sweep_epochs: int = typer.Option(1, help="Epochs per size-sweep run."),
+    follow_threshold: float = typer.Option(0.9, help="Size sweep: share of probes that must follow the oracle."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
+    out: str = typer.Option("reports", help="Root folder for run folders."),
+    name: str = typer.Option("oracle", help="Name of this run."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train each method on Oracle-MNIST and report train, permuted-, true- and zeroed-oracle accuracy."""
+    base_name = pick(ORACLE_BASES, dataset, "oracle dataset")
+    benchmark = OracleConfig(
+        methods=_list(methods, "--methods"), seeds=_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
+        activation=activation, oracle_path=oracle_path, batch_size=batch_size, optimizer=optimizer, lr=lr,
+        weight_decay=weight_decay, test_seed=test_seed,
+        li_overrides={"calibration": li_calibration, "calibration_batch": calibration_batch},
+        heatmap_epochs=_list(heatmap_epochs, "--heatmap-epochs", int))
+    sweep_config = (SweepConfig(copies=_list(sweep, "--size-sweep", int), epochs=sweep_epochs,
+                                threshold=follow_threshold) if sweep.strip() else None)
+    config = OracleCommand(dataset, benchmark, sweep_config, ablate)
+    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
+    base = load_dataset(base_name, data_dir)
+    with recorded_run("evaluate-oracle", config, options, seed=benchmark.seeds[0]) as (torch_device, run):
+        for role, path in base.files.items():
+            run.record_input(f"data:{role}", path)
+        report = run_benchmark(base, benchmark, device=torch_device,
+                               on_run=lambda r: notice(f"training {r['method']} (seed {r['seed']})"))
+        table = table_1_1(report)
+        run.write_csv("table_1_1.csv", table)
+        run.write_csv("unavailable.csv", report.unavailable)
+        run.write_json("baseline.json", report.baseline)
+        if len(report.runs):
+            for file, frame in (("summary.csv", report.summary), ("runs.csv", report.runs),
+                                ("curves.csv", report.curves), ("predicted_classes.csv", report.predicted)):
+                run.write_csv(file, frame)
+            oracle_plots.accuracy_curves(report.curves, report.baseline["accuracy"], run.file("curves.png"))
+        if report.heatmaps:
+            oracle_plots.correlation_heatmaps(report.heatmaps, run.file("correlation_oracle_units.png"))
+        architecture = ablate_architecture(base, benchmark, device=torch_device) if ablate else None
+        if architecture is not None:
+            run.write_csv("architecture.csv", architecture)
+        sweep_summary = None
+        if sweep_config is not None:
+            sweep_summary, sweep_curves = size_sweep(base, benchmark, sweep_config, device=torch_device)
+            run.write_csv("size_sweep.csv", sweep_summary)
+            run.write_csv("size_sweep_curves.csv", sweep_curves)
+            oracle_plots.follow_curves(sweep_curves, sweep_config.threshold, run.file("size_sweep.png"))
+    _print(report, table, architecture, sweep_summary, str(run.path), json_output)
+
+
+def _print(report, table: pd.DataFrame, architecture: pd.DataFrame | None, sweep: pd.DataFrame | None,
+           run_path: str, json_output: bool) -> None:
+    console = stdout()
+    summary = report.summary.drop(columns=["label", "baseline"], errors="ignore")
+    frames = {"table_1_1": table, "summary": summary, "unavailable": report.unavailable,
+              "architecture": architecture, "size_sweep": sweep}
+    frames = {key: frame for key, frame in frames.items() if frame is not None and len(frame)}
+    if json_output:
+        console.print_json(to_json({"run": run_path, "baseline": report.baseline,
+                                    **{key: frame.to_dict(orient="records") for key, frame in frames.items()}}))
+        return
+    titles = {"table_1_1": "Oracle-MNIST · Table 1.1 (paper vs licli; test = permuted oracle)",
+              "summary": "per method (mean over seeds)", "unavailable": "methods not available in this licli",
+              "architecture": "ERM under each architecture choice", "size_sweep": "Fig. 3.1 · samples until the "
+              "network follows the oracle"}
+    for key, frame in frames.items():
+        console.print(frame_table(frame, title=titles[key], percent_columns=PERCENT))
+    console.print(f"run: {run_path}", highlight=False)
+

@@ -1,0 +1,182 @@
+"""The Oracle-MNIST benchmark: oracle-net, the method registry, ERM learning the oracle, the command."""
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+import torch
+
+from licli.cli import app
+from licli.data import load_dataset
+from licli.data.oracle import pack, unpack, with_oracle
+from licli.evaluations.oracle import (METHODS, Method, OracleConfig, OracleReport, ablate_architecture, paper_table,
+                                      run_benchmark, summarise, table_1_1, train_method)
+from licli.mechanisms import MECHANISMS, REGULARIZERS
+from licli.models import ModelSpec, build_model
+from licli.models.oracle_net import ORACLE_PATHS
+from licli.training import model_spec_for, objective_for
+
+CPU = torch.device("cpu")
+
+
+def mini(n_train: int, n_test: int):
+    """The first ``n_train``/``n_test`` images of mnist-mini (stratified order is by class, so stride)."""
+    data = load_dataset("mnist-mini")
+    return replace(data, train=data.train.subset(torch.arange(0, 10000, 10000 // n_train)),
+                   test=data.test.subset(torch.arange(0, 2000, 2000 // n_test)))
+
+
+@pytest.mark.parametrize("path", ORACLE_PATHS)
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_oracle_net_splits_image_and_oracle_units(path, activation):
+    spec = ModelSpec("oracle-net", 10, 2, (28, 28), options={"activation": activation, "oracle_path": path,
+                                                            "oracle_copies": 3})
+    model = build_model(spec).eval()
+    data = pack(mini(20, 10).test, torch.arange(10), 10, 3)
+    x = data.images.float() / 255
+    features = model.features(x)
+    assert features.shape[1] == sum(model.groups) and model.groups[0] == 728
+    if path == "raw":  # the raw oracle inputs are the last units, unchanged
+        assert torch.equal(features[:, 728:], unpack(x, 10, 3)[1])
+    with torch.no_grad():  # the oracle reaches the output only through the last columns of the classifier
+        model.classifier.weight[:, 728:] = 0
+        blind = pack(mini(20, 10).test, (torch.arange(10) + 1) % 10, 10, 3).images.float() / 255
+        assert torch.allclose(model(x), model(blind))
+    weight = model.classifier.weight.detach().abs()
+    assert model.oracle_weight_share() == pytest.approx(float(weight[:, 728:].sum() / weight.sum()))
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_method_builds_and_trains_one_step(name):
+    method = METHODS[name]
+    assert not method.missing(), f"{name} needs {method.missing()}"
+    config = OracleConfig(methods=(name,), epochs=1).train_config(method, [728, 100], 0, "oracle-mnist-mini")
+    assert (method.mechanism is None) or config.mechanisms["inhibition"]["name"] in MECHANISMS
+    assert (method.regularizer is None) or config.regularizer in REGULARIZERS
+    assert config.mechanisms.get("inhibition", {}).get("params", {}).get("groups") == (
+        [728, 100] if method.separate else None)
+    spec = model_spec_for(config, with_oracle(mini(20, 10)))
+    model = build_model(spec).train()
+    x = with_oracle(mini(20, 10)).train.images.float() / 255
+    loss, logits = objective_for(config)(model, x, torch.arange(20) % 10, torch.arange(20))
+    loss.backward()
+    assert torch.isfinite(loss) and logits.shape == (20, 10)
+    assert model.classifier.weight.grad.abs().sum() > 0
+
+
+def test_li_overrides_only_touch_parameters_the_method_sets():
+    config = OracleConfig(li_overrides={"calibration": "online", "calibration_batch": 256})
+    li = config.train_config(METHODS["li"], [728, 100], 0).mechanisms["inhibition"]["params"]
+    assert li["calibration"] == "online" and li["calibration_batch"] == 256 and li["p_eye"] == 0.3
+    dropout = config.train_config(METHODS["dropout"], [728, 100], 0).mechanisms["inhibition"]["params"]
+    assert dropout == {"p": 0.5}
+
+
+def test_erm_learns_the_oracle_and_fails_the_permuted_test():
+    """The paper's Table 1.1 ERM row on a small seeded run: ~100% train, ~0% with a wrong oracle."""
+    base = mini(2000, 500)
+    run = train_method("erm", base, OracleConfig(epochs=1, batch_size=32, lr=3e-3), seed=0, device=CPU)
+    assert run.row["train_accuracy"] >= 0.99
+    assert run.row["permuted_accuracy"] <= 0.05
+    assert run.row["true_oracle_accuracy"] >= 0.99
+    assert run.row["follows_oracle"] >= 0.95
+    assert len(run.curves) == 1 and run.predicted["count"].sum() == 500
+
+
+def test_table_1_1_puts_the_papers_numbers_beside_licli():
+    paper = paper_table().set_index("method")
+    assert paper.loc["erm", "train"] == 1.0 and paper.loc["erm", "test"] == 0.0
+    assert paper.loc["majority", "test"] == pytest.approx(0.115)
+    runs = pd.DataFrame([{"method": "erm", "label": "ERM", "seed": s, "train_accuracy": 1.0,
+                          "permuted_accuracy": p, "true_oracle_accuracy": 1.0, "zeroed_accuracy": 0.1,
+                          "follows_oracle": 1.0, "oracle_weight_share": 0.5, "seconds_per_epoch": 1.0}
+                         for s, p in ((0, 0.0), (1, 0.2))])
+    summary = summarise(runs, baseline=0.1135)
+    assert summary.loc[0, "permuted_accuracy"] == pytest.approx(0.1)
+    assert summary.loc[0, "permuted_accuracy_std"] == pytest.approx(0.1)
+    assert not summary.loc[0, "success"]
+    report = OracleReport(summary, runs, pd.DataFrame(), pd.DataFrame(),
+                          pd.DataFrame([{"method": "irm", "label": "IRM", "missing": "regularizer 'irm'"}]),
+                          {"class": "1", "accuracy": 0.1135, "train_share": 0.1124}, {})
+    table = table_1_1(report).set_index("method")
+    assert list(table.index) == ["ERM", "IRM", "1* (always 1)"]
+    assert table.loc["ERM", "paper_train"] == 1.0 and table.loc["IRM", "paper_test"] == 0.0
+    assert table.loc["1* (always 1)", "licli_test"] == 0.1135
+
+
+def test_missing_mechanisms_are_reported_unavailable(monkeypatch):
+    monkeypatch.setitem(METHODS, "ghost", Method("Ghost", regularizer="no-such-regularizer"))
+    report = run_benchmark(mini(20, 10), OracleConfig(methods=("ghost",), epochs=1), device=CPU)
+    assert report.runs.empty
+    assert report.unavailable.to_dict("records") == [
+        {"method": "ghost", "label": "Ghost", "missing": "regularizer 'no-such-regularizer'"}]
+
+
+def test_architecture_ablation_covers_every_activation_and_oracle_path():
+    frame = ablate_architecture(mini(100, 20), OracleConfig(epochs=1, seeds=(0,)), device=CPU)
+    assert sorted(zip(frame["activation"], frame["oracle_path"])) == sorted(
+        (a, p) for a in ("sigmoid", "relu") for p in ORACLE_PATHS)
+    assert frame["permuted_accuracy"].between(0, 1).all() and (frame["seeds"] == 1).all()
+
+
+SUMMARY_COLUMNS = ["method", "label", "seeds", "train_accuracy", "permuted_accuracy", "permuted_accuracy_std",
+                   "true_oracle_accuracy", "zeroed_accuracy", "follows_oracle", "oracle_weight_share",
+                   "seconds_per_epoch", "baseline", "success"]
+
+
+def test_command_writes_the_documented_csvs(runner, tmp_path, monkeypatch):
+    monkeypatch.setattr("licli.cli.evaluate_oracle.load_dataset", lambda name, data_dir=None: mini(200, 50))
+    result = runner.invoke(app, ["evaluate", "oracle", "--methods", "erm,li", "--epochs", "2", "--seeds", "0,1",
+                                 "--calibration-batch", "64", "--heatmap-epochs", "2", "--size-sweep", "1",
+                                 "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "evaluate-oracle").iterdir())
+    summary = pd.read_csv(run / "summary.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS and list(summary["method"]) == ["erm", "li"]
+    assert (summary["seeds"] == 2).all()
+    curves = pd.read_csv(run / "curves.csv")
+    assert list(curves.columns) == ["epoch", "train_loss", "train_accuracy", "permuted_accuracy",
+                                    "true_oracle_accuracy", "zeroed_accuracy", "seconds", "method", "seed"]
+    assert len(curves) == 2 * 2 * 2
+    predicted = pd.read_csv(run / "predicted_classes.csv")
+    assert predicted.groupby(["method", "seed"])["count"].sum().eq(50).all()
+    table = pd.read_csv(run / "table_1_1.csv")
+    assert list(table.columns) == ["method", "paper_train", "paper_test", "licli_train", "licli_test",
+                                   "licli_test_std", "success"]
+    sweep = pd.read_csv(run / "size_sweep.csv")
+    assert list(sweep.columns) == ["copies", "oracle_inputs", "activation", "samples_to_follow",
+                                   "final_follow_rate", "threshold"]
+    for png in ("curves.png", "size_sweep.png", "correlation_oracle_units.png"):
+        assert (run / png).read_bytes()[:4] == b"\x89PNG"
+    assert (run / "manifest.json").exists()
+
+
+BAD = [
+    (["--methods", "erm,nope"], "unknown oracle method 'nope'"),
+    (["--seeds", "a,b"], "--seeds 'a,b' is not a comma-separated list"),
+    (["--dataset", "mnist"], "unknown oracle dataset 'mnist'"),
+    (["--activation", "tanhh"], "unknown activation 'tanhh'"),
+    (["--oracle-path", "side"], "unknown oracle path 'side'"),
+    (["--oracle-copies", "0"], "--oracle-copies must be ≥ 1"),
+    (["--epochs", "2", "--heatmap-epochs", "5"], "--heatmap-epochs [5] lie outside"),
+    (["--size-sweep", "1,0"], "--size-sweep copies must be ≥ 1"),
+    (["--lr", "0"], "--lr must be > 0"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line(runner, tmp_path, argv, message):
+    result = runner.invoke(app, ["evaluate", "oracle", *argv, "--out", str(tmp_path / "reports")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("licli: error:") and message in lines[0], result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_full_mnist_erm_follows_the_oracle(data_root):
+    base = load_dataset("mnist", str(data_root))
+    report = run_benchmark(base, OracleConfig(epochs=1), device=CPU)
+    row = report.summary.iloc[0]
+    assert row["train_accuracy"] >= 0.99 and row["permuted_accuracy"] <= 0.05
+    assert report.baseline["accuracy"] == 0.1135 and report.baseline["class"] == "1"
