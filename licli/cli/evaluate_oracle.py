@@ -13,11 +13,12 @@ from licli.data import load_dataset
 from licli.data.oracle import DEFAULT_COPIES, ORACLE_BASES
 from licli.errors import LicliError
 from licli.evaluations.oracle import (METHODS, OracleConfig, SweepConfig, ablate_architecture, run_benchmark,
-                                     size_sweep, table_1_1)
+                                     size_sweep, summary_rows, table_1_1)
 from licli.registry import pick
 from licli.reporting import oracle_plots
 from licli.reporting.console import notice, stdout
 from licli.reporting.files import to_json
+from licli.reporting.summary import write_summary
 from licli.reporting.tables import frame_table
 
 PERCENT = ("train_accuracy", "permuted_accuracy", "permuted_accuracy_std", "true_oracle_accuracy", "zeroed_accuracy",
@@ -96,7 +97,8 @@ def evaluate_oracle(
         run.write_csv("unavailable.csv", report.unavailable)
         run.write_json("baseline.json", report.baseline)
         if len(report.runs):
-            for file, frame in (("summary.csv", report.summary), ("runs.csv", report.runs),
+            write_summary(run, summary_rows(report.runs))
+            for file, frame in (("methods.csv", report.summary), ("runs.csv", report.runs),
                                 ("curves.csv", report.curves), ("predicted_classes.csv", report.predicted)):
                 run.write_csv(file, frame)
             oracle_plots.accuracy_curves(report.curves, report.baseline["accuracy"], run.file("curves.png"))

@@ -231,6 +231,16 @@ def summarise(runs: pd.DataFrame, baseline: float) -> pd.DataFrame:
     return summary
 
 
+def summary_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The report contract's rows (docs/report-contract.md) of ``runs``: per method (the model) and
+    seed, ``oracle_train_accuracy`` and ``oracle_test_accuracy`` (the permuted-oracle accuracy, Table 1.1's
+    "test"), with an empty setting as the oracle-mnist recipe reads them."""
+    return pd.DataFrame([{"model": r["method"], "metric": metric, "setting": "", "value": r[column], "seed": r["seed"]}
+                         for r in runs.to_dict(orient="records")
+                         for metric, column in (("oracle_train_accuracy", "train_accuracy"),
+                                                ("oracle_test_accuracy", "permuted_accuracy"))])
+
+
 @dataclass
 class OracleReport:
     """The benchmark's tidy outputs (each a DataFrame) and the correlation-map snapshots."""

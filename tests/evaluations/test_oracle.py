@@ -131,9 +131,14 @@ def test_command_writes_the_documented_csvs(runner, tmp_path, monkeypatch):
                                  "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     run = next((tmp_path / "evaluate-oracle").iterdir())
-    summary = pd.read_csv(run / "summary.csv")
+    summary = pd.read_csv(run / "methods.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS and list(summary["method"]) == ["erm", "li"]
     assert (summary["seeds"] == 2).all()
+    contract = pd.read_csv(run / "summary.csv", keep_default_na=False)
+    tests = contract[contract["metric"] == "oracle_test_accuracy"]
+    assert len(contract) == 2 * 2 * 2 and set(contract["setting"]) == {""}
+    assert tests.groupby("model")["value"].mean().to_dict() == pytest.approx(
+        summary.set_index("method")["permuted_accuracy"].to_dict())
     curves = pd.read_csv(run / "curves.csv")
     assert list(curves.columns) == ["epoch", "train_loss", "train_accuracy", "permuted_accuracy",
                                     "true_oracle_accuracy", "zeroed_accuracy", "seconds", "method", "seed"]
