@@ -50,7 +50,8 @@ def demo(
         return
     print_history(result.history, f"licli demo · training {config.model} on {config.dataset}")
     for evaluation, frame in result.evaluations.items():
-        console.print(frame_table(frame.rename(columns=SHORT_NAMES), title=f"licli demo · {evaluation}",
+        shown = frame.drop(columns="model", errors="ignore").rename(columns=SHORT_NAMES)
+        console.print(frame_table(shown, title=f"licli demo · {evaluation} ({config.model})",
                                   percent_columns=PERCENT_COLUMNS,
                                   captions={"caption": CAPTIONS[evaluation]} if evaluation in CAPTIONS else None))
     console.print(f"run folder: {run.path}", highlight=False, markup=False)
