@@ -9,7 +9,7 @@ import typer
 
 from licli.attacks import ATTACKS, parse_budget, parse_budgets
 from licli.cli.app import app, recorded_run
-from licli.cli.options import with_model_sources
+from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
@@ -52,7 +52,9 @@ def _names(text: str) -> tuple[str, ...]:
 
 @app.command("attack")
 @with_model_sources
+@with_run_options("attack")
 def attack(
+    options: RunOptions,
     sources: list[ModelSource],
     attacks: str = typer.Option("fgsm,pgd,pgd-t,square", help=f"Comma-separated, from: {', '.join(ATTACKS)}."),
     norm: str = typer.Option("linf", help="linf or l2."),
@@ -73,10 +75,6 @@ def attack(
     dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
     batch_size: int = typer.Option(250, help="Images per attack batch."),
     seed: int = typer.Option(0, help="Seed of random starts, Square and random targets."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("attack", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."""
@@ -86,10 +84,9 @@ def attack(
                               eot_samples=eot)
     config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
                           parse_budgets(eps_sweep) if eps_sweep else None, masking_check, fail_on_masking)
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run):
         loaded = load_models(sources, torch_device)
-        data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", data_dir)
+        data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
         for item in loaded:
             for role, path in item.files.items():
                 run.record_input(f"{item.label}:{role}", path)

@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.options import with_model_sources
+from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.evaluations.accuracy import accuracy
@@ -27,23 +27,20 @@ class AccuracyConfig:
 
 @evaluate_app.command("accuracy")
 @with_model_sources
+@with_run_options("accuracy")
 def evaluate_accuracy(
+    options: RunOptions,
     sources: list[ModelSource],
     dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(1000, min=1, help="Evaluation batch size."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("accuracy", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Report clean accuracy and mean cross-entropy of one or more models on a dataset split."""
     config = AccuracyConfig([s.describe() for s in sources], dataset, split, batch_size)
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
         models = load_models(sources, torch_device)
-        data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+        data = load_dataset(dataset or models[0].dataset or "mnist-mini", options.data_dir)
         for role, path in data.files.items():
             run.record_input(role, path)
         frames = []

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.options import with_model_sources
+from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.evaluations import hessian
@@ -25,7 +25,9 @@ class HessianCommandConfig:
 
 @evaluate_app.command("hessian-trace")
 @with_model_sources
+@with_run_options("hessian-trace")
 def evaluate_hessian_trace(
+    options: RunOptions,
     sources: list[ModelSource],
     samples: int = typer.Option(50, help="Rademacher vectors (Hessian-vector products)."),
     n: int = typer.Option(500, help="Number of images defining the loss."),
@@ -35,20 +37,15 @@ def evaluate_hessian_trace(
     dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(250, help="Batch size of each Hessian-vector product."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("hessian-trace", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Trace of the Hessian of the mean cross-entropy (Hutchinson), with standard error; optional top eigenvalue."""
     settings = hessian.HessianConfig(samples=samples, n=n, params=params, split=split, batch_size=batch_size,
                                      power_iterations=power_iterations, seed=seed)
     config = HessianCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-hessian-trace", config, options, seed=seed) as (torch_device, run):
         _, result = evaluate_each(
-            sources, dataset=dataset, data_dir=data_dir, device=torch_device, run=run,
+            sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: hessian.run(net, images, device=torch_device, config=settings))
         run.write_csv("hessian_trace.csv", result)
     console = stdout()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import typer
 
+from licli.cli.options import with_run_options
 from licli.cli.app import evaluate_app, recorded_run
 from licli.config import RunOptions
 from licli.data import load_dataset
@@ -45,7 +46,9 @@ class OracleCommand:
 
 
 @evaluate_app.command("oracle")
+@with_run_options("oracle")
 def evaluate_oracle(
+    options: RunOptions,
     methods: str = typer.Option("erm", help=f"Comma-separated methods: {','.join(METHODS)}."),
     dataset: str = typer.Option("oracle-mnist-mini", help=f"{' or '.join(ORACLE_BASES)}."),
     epochs: int = typer.Option(3, help="Epochs per method."),
@@ -68,10 +71,6 @@ def evaluate_oracle(
                               "relu); empty = no sweep."),
     sweep_epochs: int = typer.Option(1, help="Epochs per size-sweep run."),
     follow_threshold: float = typer.Option(0.9, help="Size sweep: share of probes that must follow the oracle."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("oracle", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train each method on Oracle-MNIST and report train, permuted-, true- and zeroed-oracle accuracy."""
@@ -85,8 +84,7 @@ def evaluate_oracle(
     sweep_config = (SweepConfig(copies=_list(sweep, "--size-sweep", int), epochs=sweep_epochs,
                                 threshold=follow_threshold) if sweep.strip() else None)
     config = OracleCommand(dataset, benchmark, sweep_config, ablate)
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
-    base = load_dataset(base_name, data_dir)
+    base = load_dataset(base_name, options.data_dir)
     with recorded_run("evaluate-oracle", config, options, seed=benchmark.seeds[0]) as (torch_device, run):
         for role, path in base.files.items():
             run.record_input(f"data:{role}", path)

@@ -9,7 +9,7 @@ import typer
 
 from licli.attacks import ATTACKS, parse_budget
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.options import with_model_sources
+from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.errors import LicliError
@@ -33,7 +33,9 @@ class PruneCommandConfig:
 
 @evaluate_app.command("prune")
 @with_model_sources
+@with_run_options("prune")
 def evaluate_prune(
+    options: RunOptions,
     sources: list[ModelSource],
     scope: str = typer.Option("global", help="global (one threshold for all layers) or layerwise."),
     levels: str = typer.Option(",".join(map(str, pruning.DEFAULT_LEVELS)),
@@ -46,10 +48,6 @@ def evaluate_prune(
     eps: str = typer.Option("8/255", help="--attack: budget ε in pixel units (fractions allowed)."),
     attack_n: int = typer.Option(500, "--attack-n", help="--attack: attack the first N images of the split."),
     batch_size: int = typer.Option(1000, help="Evaluation batch size."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("prune", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Prune the smallest-magnitude conv/linear weights at each level and report accuracy and loss
@@ -62,10 +60,9 @@ def evaluate_prune(
                                      eps=parse_budget(eps)) if attacks else None
     config = PruneCommandConfig([s.describe() for s in sources], dataset, asdict(settings),
                                 asdict(attack_settings) if attack_settings else None, attack_n)
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-prune", config, options, seed=None) as (torch_device, run):
         data, result = evaluate_each(
-            sources, dataset=dataset, data_dir=data_dir, device=torch_device, run=run,
+            sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: pruning.run(
                 net, images, device=torch_device, config=settings,
                 robust_accuracy=worst_case_accuracy(attack_settings, attack_n) if attack_settings else None))

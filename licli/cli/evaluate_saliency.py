@@ -11,7 +11,7 @@ import torch
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.options import with_model_sources
+from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset, split_boxes
 from licli.errors import LicliError
@@ -55,7 +55,9 @@ def _sigmas(text: str) -> tuple[float, ...]:
 
 @evaluate_app.command("saliency")
 @with_model_sources
+@with_run_options("saliency")
 def evaluate_saliency(
+    options: RunOptions,
     sources: list[ModelSource],
     methods: str = typer.Option("li-map,gradcam,gradcam++", help="Comma-separated: li-map, gradcam, gradcam++."),
     dataset: str = typer.Option("mnist-loc", help="Dataset with ground-truth boxes."),
@@ -77,10 +79,6 @@ def evaluate_saliency(
     blur_sigmas: str = typer.Option("0,1,2,3,4,6", help="--blur-robustness: Gaussian σ values (0 = clean)."),
     batch_size: int = typer.Option(100, help="Images per batch."),
     seed: int = typer.Option(0, help="Seed (re-initialisation in --sanity-check)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    out: str = typer.Option("reports", help="Root folder for run folders."),
-    name: str = typer.Option("saliency", help="Name of this run."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Score saliency maps by IoU with true boxes (or run the sanity check or the blur test)."""
@@ -96,12 +94,11 @@ def evaluate_saliency(
                                 batch_size=batch_size)
     config = SaliencyRunConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
                                _sigmas(blur_sigmas), seed)
-    data = load_dataset(dataset, data_dir)
+    data = load_dataset(dataset, options.data_dir)
     boxes_all = split_boxes(data, split)
     chosen = getattr(data, split)
     if n > len(chosen):
         raise LicliError(f"--n {n} is more than the {len(chosen)} images of {dataset}/{split}", f"pass --n ≤ {len(chosen)}")
-    options = RunOptions(device=device, out=out, name=name, data_dir=data_dir)
     with recorded_run("evaluate-saliency", config, options, seed=seed) as (torch_device, run):
         models = load_models(sources, torch_device)
         for loaded in models:

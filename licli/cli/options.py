@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from licli.cli.app import parse_json_option
+from licli.config import RunOptions, resolve
 from licli.errors import LicliError
 from licli.models.foreign import ForeignSpec, parse_renames, parse_shape
 from licli.models.sources import ModelSource
@@ -103,7 +104,9 @@ def _inject(command: Callable[..., Any], options: list[inspect.Parameter], targe
         kwargs[target] = build(kwargs)
         return command(**kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*options, *kept])  # type: ignore[attr-defined]
+    required = [p for p in kept if p.default is inspect.Parameter.empty]  # injected later by an outer decorator
+    optional = [p for p in kept if p.default is not inspect.Parameter.empty]
+    wrapper.__signature__ = signature.replace(parameters=[*required, *options, *optional])  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -136,3 +139,28 @@ def with_model_sources(command: Callable[..., Any]) -> Callable[..., Any]:
 def with_foreign_source(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the foreign-model options to ``command``, which receives them as ``source: ModelSource``."""
     return _inject(command, _FOREIGN_OPTIONS, "source", _one_foreign_source)
+
+
+_RUN_OPTION_NAMES = ("device", "data_dir", "out", "name")
+
+
+def _run_option_parameters(default_name: str) -> list[inspect.Parameter]:
+    return [
+        _option("device", str, None, "--device", help="auto (default), cpu, cuda or cuda:N (else $LICLI_DEVICE)."),
+        _option("data_dir", str, None, "--data-dir", help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
+        _option("out", str, None, "--out", help="Root folder for run folders (default: reports, else $LICLI_OUT)."),
+        _option("name", str, default_name, "--name", help="Name of this run (suffix of its folder)."),
+    ]
+
+
+def with_run_options(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add ``--device/--data-dir/--out/--name`` to a command, which receives them as ``options: RunOptions``
+    (flags, else ``LICLI_DEVICE``/``LICLI_DATA_DIR``/``LICLI_OUT``, else the defaults)."""
+
+    def build(values: dict[str, Any]) -> RunOptions:
+        return resolve(RunOptions, flags={key: values.pop(key) for key in _RUN_OPTION_NAMES})
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        return _inject(command, _run_option_parameters(default_name), "options", build)
+
+    return decorate
