@@ -87,9 +87,9 @@ def attack(
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run):
         loaded = load_models(sources, torch_device)
         data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
+        run.record_dataset(data.files)
         for item in loaded:
-            for role, path in item.files.items():
-                run.record_input(f"{item.label}:{role}", path)
+            run.record_model(item.label, item.files)
         test = data.test.to(torch_device)
         models = {item.label: item.model for item in loaded}
         result = evaluate_robustness(models, test.images, test.labels, settings, n=n, subset=subset,

@@ -35,8 +35,7 @@ def demo(
     options = run_options(device, out, name, data_dir=None)
     with recorded_run("demo", config, options, config.seed) as (torch_device, run):
         result = run_demo(config, device=torch_device, progress=EpochProgress())
-        for role, path in result.data.files.items():
-            run.record_input(f"data:{role}", path)
+        run.record_dataset(result.data.files)
         checkpoint = write_trained_model(run, result.model, result.spec, result.history, config)
         for evaluation, frame in result.evaluations.items():
             run.write_csv(f"{evaluation}.csv", frame)

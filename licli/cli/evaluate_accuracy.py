@@ -13,8 +13,7 @@ from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.evaluations.accuracy import accuracy
 from licli.models.sources import ModelSource, load_models
-from licli.reporting.console import stdout
-from licli.reporting.tables import frame_json, frame_table
+from licli.reporting.console import show_result
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,11 @@ def evaluate_accuracy(
             run.record_input(role, path)
         frames = []
         for loaded in models:
-            for role, path in loaded.files.items():
-                run.record_input(f"{loaded.label}:{role}", path)
+            run.record_model(loaded.label, loaded.files)
             frames.append(accuracy(loaded.model, data, split=split, device=torch_device,
                                    batch_size=batch_size).assign(model=loaded.label))
         result = pd.concat(frames, ignore_index=True)
         result = result[["model", *[c for c in result.columns if c != "model"]]]
         run.write_csv("accuracy.csv", result)
-    console = stdout()
-    if json_output:
-        console.print_json(frame_json(result, run=str(run.path)))
-    else:
-        console.print(frame_table(result, title="licli evaluate accuracy", percent_columns=("accuracy",)))
+    show_result(result, run_path=run.path, json_output=json_output,
+                title="licli evaluate accuracy", percent_columns=("accuracy",))

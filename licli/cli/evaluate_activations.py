@@ -12,8 +12,7 @@ from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.evaluations import activations
 from licli.models.sources import ModelSource
-from licli.reporting.console import stdout
-from licli.reporting.tables import frame_json, frame_table
+from licli.reporting.console import show_result
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,5 @@ def evaluate_activations(
             sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: activations.run(net, images, device=torch_device, config=settings))
         run.write_csv("activations.csv", result)
-    console = stdout()
-    if json_output:
-        console.print_json(frame_json(result, run=str(run.path)))
-    else:
-        console.print(frame_table(result, title="licli evaluate activations", percent_columns=("sparsity",)))
-        console.print(f"run: {run.path}", highlight=False)
+    show_result(result, run_path=run.path, json_output=json_output,
+                title="licli evaluate activations", percent_columns=("sparsity",))

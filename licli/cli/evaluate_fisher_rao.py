@@ -12,9 +12,8 @@ from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.evaluations import fisher_rao
 from licli.models.sources import ModelSource
-from licli.reporting.console import stdout
+from licli.reporting.console import show_result
 from licli.reporting.summary import with_identities, write_summary
-from licli.reporting.tables import frame_json, frame_table
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,5 @@ def evaluate_fisher_rao(
             evaluation=lambda net, images: fisher_rao.run(net, images, device=torch_device, config=settings))
         run.write_csv("fisher_rao.csv", result)
         write_summary(run, with_identities(fisher_rao.summary_rows(result), run.manifest))
-    console = stdout()
-    if json_output:
-        console.print_json(frame_json(result, run=str(run.path)))
-    else:
-        console.print(frame_table(result[["model", "n", "fisher", "params", "parameter_count", "value", "stderr",
-                                          "sqrt"]], title="licli evaluate fisher-rao (value = θᵀFθ)"))
-        console.print(f"run: {run.path}", highlight=False)
+    show_result(result, run_path=run.path, json_output=json_output, title="licli evaluate fisher-rao (value = θᵀFθ)",
+                columns=["model", "n", "fisher", "params", "parameter_count", "value", "stderr", "sqrt"])

@@ -12,9 +12,8 @@ from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.evaluations import gsnr
 from licli.models.sources import ModelSource
-from licli.reporting.console import stdout
+from licli.reporting.console import show_result
 from licli.reporting.summary import with_identities, write_summary
-from licli.reporting.tables import frame_json, frame_table
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,5 @@ def evaluate_gsnr(
             evaluation=lambda net, images: gsnr.run(net, images, device=torch_device, config=settings))
         run.write_csv("gsnr.csv", result)
         write_summary(run, with_identities(gsnr.summary_rows(result), run.manifest))
-    console = stdout()
-    if json_output:
-        console.print_json(frame_json(result, run=str(run.path)))
-    else:
-        console.print(frame_table(result[["model", "layer", "parameters", "gsnr_mean", "gsnr_median",
-                                          "zero_variance", "method"]], title=f"licli evaluate gsnr · n={n}"))
-        console.print(f"run: {run.path}", highlight=False)
+    show_result(result, run_path=run.path, json_output=json_output, title=f"licli evaluate gsnr · n={n}",
+                columns=["model", "layer", "parameters", "gsnr_mean", "gsnr_median", "zero_variance", "method"])

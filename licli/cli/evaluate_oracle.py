@@ -86,8 +86,7 @@ def evaluate_oracle(
     config = OracleCommand(dataset, benchmark, sweep_config, ablate)
     base = load_dataset(base_name, options.data_dir)
     with recorded_run("evaluate-oracle", config, options, seed=benchmark.seeds[0]) as (torch_device, run):
-        for role, path in base.files.items():
-            run.record_input(f"data:{role}", path)
+        run.record_dataset(base.files)
         report = run_benchmark(base, benchmark, device=torch_device,
                                on_run=lambda r: notice(f"training {r['method']} (seed {r['seed']})"))
         table = table_1_1(report)

@@ -102,10 +102,8 @@ def evaluate_saliency(
     with recorded_run("evaluate-saliency", config, options, seed=seed) as (torch_device, run):
         models = load_models(sources, torch_device)
         for loaded in models:
-            for role, path in loaded.files.items():
-                run.record_input(f"{loaded.label}:{role}", path)
-        for role, path in data.files.items():
-            run.record_input(f"data:{role}", path)
+            run.record_model(loaded.label, loaded.files)
+        run.record_dataset(data.files)
         indices = torch.arange(n)
         run.manifest["image_list"] = {"dataset": dataset, "split": split, "indices": f"0..{n - 1}",
                                       "sha256": image_list_sha256(dataset, split, indices)}

@@ -20,10 +20,10 @@ def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: 
     and return the dataset and the results stacked with a leading ``model`` column."""
     models = load_models(sources, device)
     data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+    run.record_dataset(data.files)
     frames = []
     for loaded in models:
-        for role, path in loaded.files.items():
-            run.record_input(f"{loaded.label}:{role}", path)
+        run.record_model(loaded.label, loaded.files)
         frames.append(evaluation(loaded.model, data).assign(model=loaded.label))
     result = pd.concat(frames, ignore_index=True)
     return data, result[["model", *[c for c in result.columns if c != "model"]]]

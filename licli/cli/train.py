@@ -147,8 +147,7 @@ def train(
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):
         run.manifest["resumed"] = resume is not None
-        for role, path in data.files.items():
-            run.record_input(f"data:{role}", path)
+        run.record_dataset(data.files)
         trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
                     for kind in track}
         run.manifest["tracking"] = {"track": list(trackers), "every": track_every}

@@ -56,3 +56,17 @@ class EpochProgress:
         if self.enabled:
             self.console.print(f"  loss {row['train_loss']:.4f} · train {row['train_accuracy']:.2%} · "
                                f"test {row['test_accuracy']:.2%} · {row['seconds']:.1f}s", highlight=False)
+
+
+def show_result(frame, *, run_path, json_output: bool, title: str, percent_columns: tuple[str, ...] = (),
+                columns: list[str] | None = None) -> None:
+    """Print an evaluation's result on stdout: JSON of the whole frame (with the run folder), or a rich table
+    of ``columns`` (default: all) and the run folder."""
+    from licli.reporting.tables import frame_json, frame_table
+
+    console = stdout()
+    if json_output:
+        console.print_json(frame_json(frame, run=str(run_path)))
+        return
+    console.print(frame_table(frame[columns] if columns else frame, title=title, percent_columns=percent_columns))
+    console.print(f"run: {run_path}", highlight=False, markup=False)

@@ -134,6 +134,16 @@ class RunFolder:
 
         self.manifest["inputs"][role] = {"path": str(path), "sha256": sha256 or sha256_file(path)}
 
+    def record_dataset(self, files: dict[str, str]) -> None:
+        """Record every file a dataset was read from as ``data:<role>``."""
+        for role, path in files.items():
+            self.record_input(f"data:{role}", path)
+
+    def record_model(self, label: str, files: dict[str, str]) -> None:
+        """Record every file a model was built from as ``<label>:<role>``."""
+        for role, path in files.items():
+            self.record_input(f"{label}:{role}", path)
+
     def finish(self, status: str = "ok", exit_code: int = 0, error: str | None = None,
                timings: dict[str, float] | None = None) -> Path:
         end = time.time()
