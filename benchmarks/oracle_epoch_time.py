@@ -21,6 +21,7 @@ from licli.data import load_dataset
 from licli.evaluations.oracle import METHODS, OracleConfig
 from licli.models import build_model
 from licli.models.oracle_net import feature_groups
+from licli.runtime import tune_cpu_allocator
 from licli.training import OPTIMIZERS, StepContext, model_spec_for, objective_for
 
 
@@ -30,10 +31,14 @@ def main() -> None:
     parser.add_argument("--calibration", default="paper", help="LI calibration: paper or online")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--pool", type=int, default=2, help="oracle-net max-pool (1 = none)")
+    parser.add_argument("--default-allocator", action="store_true", help="skip licli's CPU allocator tuning")
     args = parser.parse_args()
+    if not args.default_allocator:
+        tune_cpu_allocator()
     data = load_dataset("oracle-mnist-mini")
     train = data.train
-    config = OracleConfig(batch_size=args.batch_size, li_overrides={"calibration": args.calibration})
+    config = OracleConfig(batch_size=args.batch_size, pool=args.pool, li_overrides={"calibration": args.calibration})
     groups = feature_groups(data.num_classes, **config.model_options())
     runs = {}
     for name in args.methods.split(","):
@@ -42,7 +47,7 @@ def main() -> None:
         model = build_model(model_spec_for(train_config, data)).train()
         model(train.images[:2].float() / 255)  # materialise lazy buffers before timing
         hooks = [m.after_optimizer_step for m in model.modules() if hasattr(m, "after_optimizer_step")]
-        runs[name] = (model, OPTIMIZERS[train_config.optimizer](model.parameters(), train_config),
+        runs[name] = (model, OPTIMIZERS[train_config.optimizer](list(model.parameters()), train_config),
                       objective_for(train_config), hooks, torch.Generator().manual_seed(0), [])
     for step in range(args.steps + 1):
         index = torch.randint(len(train), (args.batch_size,), generator=torch.Generator().manual_seed(step))
@@ -60,7 +65,7 @@ def main() -> None:
     rows = []
     for name, run in runs.items():
         per_step, cpu_per_step = (sum(t) / args.steps for t in zip(*run[5]))
-        rows.append({"method": name, "calibration": args.calibration, "seconds_per_step": per_step,
+        rows.append({"method": name, "pool": args.pool, "calibration": args.calibration, "seconds_per_step": per_step,
                      "cpu_seconds_per_step": cpu_per_step,
                      "s_per_epoch_mnist_mini": per_step * -(-10000 // args.batch_size),
                      "s_per_epoch_mnist": per_step * -(-60000 // args.batch_size),

@@ -45,7 +45,7 @@ def timed(run: Callable[[], None], device: torch.device) -> tuple[float, float]:
 
 def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> Callable[[], None]:
     """One epoch of forward + backward + step over pre-made float batches."""
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config)
+    optimizer = OPTIMIZERS[config.optimizer](list(model.parameters()), config)
     model.train()
     batches = list(zip(x.split(config.batch_size), y.split(config.batch_size)))
 

@@ -56,6 +56,7 @@ def evaluate_oracle(
     oracle_copies: int = typer.Option(DEFAULT_COPIES, help="Copies of the one-hot label (10 → 100 oracle inputs)."),
     activation: str = typer.Option("sigmoid", help="sigmoid (the paper, §3.7) or relu, for every layer."),
     oracle_path: str = typer.Option("layer", help="layer (own 100-unit layer, the paper) or raw (inputs concatenated)."),
+    pool: int = typer.Option(2, help="Max-pool after the conv (the paper does not say; 1 = none, 4× slower)."),
     batch_size: int = typer.Option(128, help="Training batch size."),
     optimizer: str = typer.Option("adam", help="adam or sgd (the paper does not say)."),
     lr: float = typer.Option(1e-3, help="Learning rate."),
@@ -66,7 +67,7 @@ def evaluate_oracle(
                                        "(Fig. 4.4), e.g. 1,5,10."),
     test_seed: int = typer.Option(0, help="Seed of the wrong test oracle."),
     ablate: bool = typer.Option(False, "--ablate-architecture", help="Also train ERM under each activation × "
-                                "oracle path."),
+                                "oracle path × pooling."),
     sweep: str = typer.Option("", "--size-sweep", help="Oracle copies for Fig. 3.1, e.g. 1,2,4,8,16 (sigmoid and "
                               "relu); empty = no sweep."),
     sweep_epochs: int = typer.Option(1, help="Epochs per size-sweep run."),
@@ -77,7 +78,7 @@ def evaluate_oracle(
     base_name = pick(ORACLE_BASES, dataset, "oracle dataset")
     benchmark = OracleConfig(
         methods=_list(methods, "--methods"), seeds=_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
-        activation=activation, oracle_path=oracle_path, batch_size=batch_size, optimizer=optimizer, lr=lr,
+        activation=activation, oracle_path=oracle_path, pool=pool, batch_size=batch_size, optimizer=optimizer, lr=lr,
         weight_decay=weight_decay, test_seed=test_seed,
         li_overrides={"calibration": li_calibration, "calibration_batch": calibration_batch},
         heatmap_epochs=_list(heatmap_epochs, "--heatmap-epochs", int))

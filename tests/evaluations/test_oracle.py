@@ -9,6 +9,7 @@ import torch
 from licli.cli import app
 from licli.data import load_dataset
 from licli.data.oracle import pack, unpack, with_oracle
+from licli.errors import LicliError
 from licli.evaluations.oracle import (METHODS, Method, OracleConfig, OracleReport, ablate_architecture, paper_table,
                                       run_benchmark, summarise, table_1_1, train_method)
 from licli.mechanisms import MECHANISMS, REGULARIZERS
@@ -44,6 +45,29 @@ def test_oracle_net_splits_image_and_oracle_units(path, activation):
         assert torch.allclose(model(x), model(blind))
     weight = model.classifier.weight.detach().abs()
     assert model.oracle_weight_share() == pytest.approx(float(weight[:, 728:].sum() / weight.sum()))
+
+
+@pytest.mark.parametrize("pool", [1, 2, 3])
+def test_oracle_net_image_path_is_conv_maxpool_activation(pool):
+    """The image units equal conv → sigmoid → MaxPool2d (NCHW, torch's reference) → linear → sigmoid,
+    values and input gradients: pooling before the activation and in channels-last changes nothing."""
+    model = build_model(ModelSpec("oracle-net", 10, 2, (28, 28), options={"pool": pool}))
+    conv, linear = model.image[1], model.image[5]
+    assert linear.in_features == 32 * (26 // pool) ** 2
+    x = pack(mini(20, 10).test, torch.arange(10), 10, 10).images.float().div(255).requires_grad_()
+    image = unpack(x, 10, 10)[0]
+    reference = torch.sigmoid(linear(torch.nn.functional.max_pool2d(
+        torch.sigmoid(conv(model.image[0](image))), pool).flatten(1)))
+    features = model.features(x)[:, :728]
+    assert torch.allclose(features, reference, atol=1e-6)
+    (grad,) = torch.autograd.grad(features.sum(), x)
+    (reference_grad,) = torch.autograd.grad(reference.sum(), x)
+    assert torch.allclose(grad, reference_grad, atol=1e-6)
+
+
+def test_oracle_net_rejects_a_pool_larger_than_the_conv_map():
+    with pytest.raises(LicliError, match="pool must be an integer from 1 to 26"):
+        build_model(ModelSpec("oracle-net", 10, 2, (28, 28), options={"pool": 27}))
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
@@ -112,10 +136,10 @@ def test_missing_mechanisms_are_reported_unavailable(monkeypatch):
         {"method": "ghost", "label": "Ghost", "missing": "regularizer 'no-such-regularizer'"}]
 
 
-def test_architecture_ablation_covers_every_activation_and_oracle_path():
+def test_architecture_ablation_covers_every_activation_oracle_path_and_pooling():
     frame = ablate_architecture(mini(100, 20), OracleConfig(epochs=1, seeds=(0,)), device=CPU)
-    assert sorted(zip(frame["activation"], frame["oracle_path"])) == sorted(
-        (a, p) for a in ("sigmoid", "relu") for p in ORACLE_PATHS)
+    assert sorted(zip(frame["activation"], frame["oracle_path"], frame["pool"])) == sorted(
+        (a, p, k) for a in ("sigmoid", "relu") for p in ORACLE_PATHS for k in (1, 2))
     assert frame["permuted_accuracy"].between(0, 1).all() and (frame["seeds"] == 1).all()
 
 
