@@ -107,3 +107,27 @@ def test_claims_follow_the_metric_direction():
     assert claim_checks(recipe, rows, {"fisher_rao_norm": "lower"})["licli"].iloc[0] == "agrees"
     assert claim_checks(recipe, rows, {"fisher_rao_norm": "higher"})["licli"].iloc[0] == "disagrees"
     assert claim_checks(recipe, {}, {})["licli"].iloc[0] == "not measured"
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_step_parses_as_a_licli_command_with_a_registered_dataset(name, tmp_path):
+    """Each step's filled-in arguments at every scale are flags its command knows, and its --dataset
+    is one that command accepts (evaluate oracle takes the oracle datasets)."""
+    import typer
+
+    from licli.cli import app
+    from licli.data import DATASETS
+    from licli.data.oracle import ORACLE_BASES
+
+    recipe = load_recipe(name)
+    for scale in recipe.scales:
+        for step in (s for s in recipe.steps if scale in s.scales):
+            args = [re.sub(r"\{run:[^}]+\}", str(tmp_path), a) for a in step.arguments(scale, recipe.variables(scale, tmp_path))]
+            command = typer.main.get_command(app)
+            for part in step.command:
+                command = command.commands[part]
+            command.make_context(" ".join(step.command), list(args))
+            if "--dataset" in args:
+                dataset = args[args.index("--dataset") + 1]
+                accepted = ORACLE_BASES if step.command == ("evaluate", "oracle") else DATASETS
+                assert dataset in accepted, f"{name} {scale} {step.id}: --dataset {dataset}"
