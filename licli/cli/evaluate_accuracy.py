@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
 from licli.cli.options import with_model_sources, with_run_options
+from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
-from licli.data import load_dataset
 from licli.evaluations.accuracy import accuracy
-from licli.models.sources import ModelSource, load_models
+from licli.models.sources import ModelSource
 from licli.reporting.console import show_result
 
 
@@ -38,17 +37,9 @@ def evaluate_accuracy(
     """Report clean accuracy and mean cross-entropy of one or more models on a dataset split."""
     config = AccuracyConfig([s.describe() for s in sources], dataset, split, batch_size)
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
-        models = load_models(sources, torch_device)
-        data = load_dataset(dataset or models[0].dataset or "mnist-mini", options.data_dir)
-        for role, path in data.files.items():
-            run.record_input(role, path)
-        frames = []
-        for loaded in models:
-            run.record_model(loaded.label, loaded.files)
-            frames.append(accuracy(loaded.model, data, split=split, device=torch_device,
-                                   batch_size=batch_size).assign(model=loaded.label))
-        result = pd.concat(frames, ignore_index=True)
-        result = result[["model", *[c for c in result.columns if c != "model"]]]
+        _, result = evaluate_each(
+            sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
+            evaluation=lambda net, data: accuracy(net, data, split=split, device=torch_device, batch_size=batch_size))
         run.write_csv("accuracy.csv", result)
     show_result(result, run_path=run.path, json_output=json_output,
                 title="licli evaluate accuracy", percent_columns=("accuracy",))

@@ -13,6 +13,7 @@ from licli.config import RunOptions
 from licli.evaluations import activations
 from licli.models.sources import ModelSource
 from licli.reporting.console import show_result
+from licli.reporting.summary import with_identities, write_summary
 
 
 @dataclass(frozen=True)
@@ -42,5 +43,6 @@ def evaluate_activations(
             sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: activations.run(net, images, device=torch_device, config=settings))
         run.write_csv("activations.csv", result)
+        write_summary(run, with_identities(activations.summary_rows(result), run.manifest))
     show_result(result, run_path=run.path, json_output=json_output,
                 title="licli evaluate activations", percent_columns=("sparsity",))

@@ -13,6 +13,7 @@ from licli.config import RunOptions
 from licli.evaluations import hessian
 from licli.models.sources import ModelSource
 from licli.reporting.console import show_result
+from licli.reporting.summary import with_identities, write_summary
 
 
 @dataclass(frozen=True)
@@ -47,5 +48,6 @@ def evaluate_hessian_trace(
             sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: hessian.run(net, images, device=torch_device, config=settings))
         run.write_csv("hessian_trace.csv", result)
+        write_summary(run, with_identities(hessian.summary_rows(result), run.manifest))
     show_result(result, run_path=run.path, json_output=json_output,
                 title="licli evaluate hessian-trace")

@@ -19,6 +19,7 @@ from torch import nn
 from licli.data import Dataset, batches
 from licli.errors import LicliError
 from licli.models import model_slots
+from licli.reporting.summary import setting
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,14 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device,
         rows.append({"slot": slot, "n": n, "elements": int(count), "mean": mean, "max": largest,
                      "std": variance ** 0.5, "variance": variance, "sparsity": zeros / count})
     return pd.DataFrame(rows)
+
+
+SUMMARY_METRICS = {"activation_mean": "mean", "activation_variance": "variance", "activation_sparsity": "sparsity"}
+"""NormOut Tables 3.2–3.3's columns as report-contract metrics (their direction is descriptive, not better)."""
+
+
+def summary_rows(result: pd.DataFrame) -> pd.DataFrame:
+    """The report contract's rows of ``run`` frames stacked over models (column ``model``): mean,
+    variance and sparsity of each slot's output, in setting ``slot=…``."""
+    return pd.DataFrame([{"model": r["model"], "metric": metric, "value": r[column], "setting": setting(slot=r["slot"])}
+                         for r in result.to_dict(orient="records") for metric, column in SUMMARY_METRICS.items()])

@@ -21,6 +21,7 @@ from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
 from licli.evaluations.functional import PARAMETER_SETS, jvp, select_parameters
 from licli.registry import pick
+from licli.reporting.summary import setting
 
 Vector = dict[str, torch.Tensor]
 
@@ -112,3 +113,14 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: Hessia
                                                generator=generator, device=device, batch_size=config.batch_size)
     model.train(was_training)
     return pd.DataFrame([row])
+
+
+def summary_rows(result: pd.DataFrame) -> pd.DataFrame:
+    """The report contract's rows of ``run`` frames stacked over models (column ``model``): the
+    ``hessian_trace`` and, when computed, the ``hessian_top_eigenvalue`` (lower = flatter minimum),
+    in setting ``params=…;n=…``."""
+    metrics = {"hessian_trace": "trace", "hessian_top_eigenvalue": "top_eigenvalue"}
+    return pd.DataFrame([{"model": r["model"], "metric": metric, "value": r[column],
+                          "setting": setting(params=r["params"], n=r["n"])}
+                         for r in result.to_dict(orient="records")
+                         for metric, column in metrics.items() if column in r and pd.notna(r[column])])

@@ -37,6 +37,8 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "pruning_auc": "higher",
     "pruned_accuracy": "higher",
     "fisher_rao_norm": "lower",
+    "hessian_trace": "lower",
+    "hessian_top_eigenvalue": "lower",
     "gsnr": "higher",
     "mean_iou": "higher",
     "oracle_train_accuracy": "higher",

@@ -73,8 +73,9 @@ def test_prune_with_attack_reports_robust_accuracy_per_level(runner, tmp_path, c
 @pytest.mark.parametrize("command,csv,metric", [
     (["fisher-rao", "--n", "40", "--fisher", "model"], "fisher_rao.csv", "fisher_rao_norm"),
     (["gsnr", "--n", "40"], "gsnr.csv", "gsnr"),
-    (["hessian-trace", "--n", "20", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv", None),
-    (["activations", "--n", "40"], "activations.csv", None),
+    (["hessian-trace", "--n", "20", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv",
+     "hessian_trace"),
+    (["activations", "--n", "40"], "activations.csv", "activation_mean"),
 ])
 def test_commands_write_their_table(runner, tmp_path, checkpoint, command, csv, metric):
     out = tmp_path / "reports"
@@ -83,16 +84,27 @@ def test_commands_write_their_table(runner, tmp_path, checkpoint, command, csv, 
     assert "Warning" not in result.stderr
     frame = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / csv)
     assert len(frame) >= 1 and frame.select_dtypes("number").notna().any().all()
-    if metric:
-        summary = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / "summary.csv").set_index("setting")
-        assert set(summary["metric"]) == {metric} and set(summary["model"]) == {"small-cnn"}
-        if metric == "fisher_rao_norm":
-            assert summary.loc["fisher=model;params=all", "value"] == frame["value"][0]
-        else:
-            assert summary.loc["layer=all", "value"] == pytest.approx(
-                (frame["gsnr_mean"] * (frame["parameters"] - frame["zero_variance"])).sum()
-                / (frame["parameters"] - frame["zero_variance"]).sum())
-            assert len(summary) == len(frame) + 1
+    summary = pd.read_csv(_run_folder(out, f"evaluate-{command[0]}") / "summary.csv").set_index("setting")
+    assert metric in set(summary["metric"]) and set(summary["model"]) == {"small-cnn"}
+    if metric == "fisher_rao_norm":
+        assert set(summary["metric"]) == {metric} and summary.loc["fisher=model;params=all", "value"] == frame["value"][0]
+    elif metric == "hessian_trace":
+        assert set(summary["metric"]) == {"hessian_trace", "hessian_top_eigenvalue"}
+        by_metric = summary.reset_index().set_index("metric")
+        assert by_metric.loc["hessian_trace", "value"] == frame["trace"][0]
+        assert by_metric.loc["hessian_top_eigenvalue", "value"] == frame["top_eigenvalue"][0]
+        assert by_metric.loc["hessian_trace", "setting"] == "params=all;n=20"
+    elif metric == "activation_mean":
+        rows = summary.reset_index().set_index(["metric", "setting"])["value"]
+        for record in frame.to_dict(orient="records"):
+            for name, column in (("activation_mean", "mean"), ("activation_variance", "variance"),
+                                 ("activation_sparsity", "sparsity")):
+                assert rows[(name, f"slot={record['slot']}")] == pytest.approx(record[column])
+    else:
+        assert set(summary["metric"]) == {metric} and summary.loc["layer=all", "value"] == pytest.approx(
+            (frame["gsnr_mean"] * (frame["parameters"] - frame["zero_variance"])).sum()
+            / (frame["parameters"] - frame["zero_variance"]).sum())
+        assert len(summary) == len(frame) + 1
 
 
 def test_train_tracks_gsnr(runner, tmp_path):

@@ -83,7 +83,7 @@ def test_autoattack_checkpoint_accuracy_equals_a_hand_loop(runner, tmp_path, aut
     inputs = {role: entry["sha256"] for role, entry in manifest["inputs"].items()}
     assert inputs["model_test:definition"] == sha256_file(definition)
     assert inputs["model_test:weights"] == sha256_file(weights)
-    assert "cifar10/cifar10-jpeg.tar.gz" in inputs
+    assert "data:cifar10/cifar10-jpeg.tar.gz" in inputs
 
 
 def test_an_attack_needs_only_load_models(autoattack_example, cifar_mini):
