@@ -109,6 +109,18 @@ def parse_json_option(text: str | None, flag: str) -> dict[str, Any] | None:
     return value
 
 
+def earlier_attempts(folder: Path) -> list[dict[str, Any]]:
+    """When, how long and how each earlier run in ``folder`` ended (a resumed run keeps its history)."""
+    try:
+        previous = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(previous, dict):
+        return []
+    keys = ("started", "finished", "seconds", "status", "exit_code", "error")
+    return [*previous.get("earlier_attempts", []), {key: previous.get(key) for key in keys}]
+
+
 @contextmanager
 def recorded_run(command: str, config: Any, options: RunOptions, seed: int | None, path: Path | None = None
                  ) -> Iterator[tuple[torch.device, RunFolder]]:
@@ -121,6 +133,8 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
         seed_everything(seed)
     manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
     manifest["run_options"] = asdict(options)
+    if path is not None:
+        manifest["earlier_attempts"] = earlier_attempts(path)
     folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
     existed = folder.path.exists()
     try:

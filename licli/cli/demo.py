@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import app, recorded_run
-from licli.cli.train import print_history, run_options, write_trained_model
+from licli.cli.options import with_run_options
+from licli.cli.train import print_history, write_trained_model
+from licli.config import RunOptions
 from licli.demo import demo_config, demo_summary, run_demo
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.files import to_json
@@ -21,18 +23,16 @@ CAPTIONS = {"attack": "L∞ ε = 0.1, MNIST's usual budget (8/255 is CIFAR-10's)
 
 
 @app.command()
+@with_run_options("demo", data=False)
 def demo(
+    options: RunOptions,
     seed: int = typer.Option(0, help="Seed for weights and data order."),
     epochs: int = typer.Option(2, help="Training epochs (2 reach ≈ 96% test accuracy)."),
-    device: str = typer.Option(None, help="auto (default), cpu, cuda or cuda:N."),
-    out: str = typer.Option(None, help="Root folder for run folders (default: reports)."),
-    name: str = typer.Option("demo", help="Name of this run (suffix of its folder)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Offline demo: train the LI paper's small CNN on mnist-mini (embedded), measure its clean accuracy,
     FGSM / PGD-10 robust accuracy (L∞, ε = 0.1, 200 test images) and the cheap gradient-masking checks."""
     config = demo_config(seed=seed, epochs=epochs)
-    options = run_options(device, out, name, data_dir=None)
     with recorded_run("demo", config, options, config.seed) as (torch_device, run):
         result = run_demo(config, device=torch_device, progress=EpochProgress())
         run.record_dataset(result.data.files)

@@ -141,26 +141,32 @@ def with_foreign_source(command: Callable[..., Any]) -> Callable[..., Any]:
     return _inject(command, _FOREIGN_OPTIONS, "source", _one_foreign_source)
 
 
-_RUN_OPTION_NAMES = ("device", "data_dir", "out", "name")
-
-
-def _run_option_parameters(default_name: str) -> list[inspect.Parameter]:
+def _run_option_parameters(default_name: str, data: bool, download: bool) -> list[inspect.Parameter]:
     return [
         _option("device", str, None, "--device", help="auto (default), cpu, cuda or cuda:N (else $LICLI_DEVICE)."),
-        _option("data_dir", str, None, "--data-dir", help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
+        *([_option("data_dir", str, None, "--data-dir", help="Data root (else $LICLI_DATA_DIR, else the user cache).")]
+          if data else []),
+        *([_option("download", bool, False, "--download", help="Allow downloading a missing dataset "
+                   "(torchvision's sources; else $LICLI_DOWNLOAD).")] if download else []),
         _option("out", str, None, "--out", help="Root folder for run folders (default: reports, else $LICLI_OUT)."),
         _option("name", str, default_name, "--name", help="Name of this run (suffix of its folder)."),
     ]
 
 
-def with_run_options(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add ``--device/--data-dir/--out/--name`` to a command, which receives them as ``options: RunOptions``
-    (flags, else ``LICLI_DEVICE``/``LICLI_DATA_DIR``/``LICLI_OUT``, else the defaults)."""
+def with_run_options(default_name: str, *, data: bool = True, download: bool = False
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add ``--device/--data-dir/--out/--name`` (and with ``download``, ``--download``) to a command, which
+    receives them as ``options: RunOptions`` (flags, else ``LICLI_DEVICE``/``LICLI_DATA_DIR``/``LICLI_OUT``/
+    ``LICLI_DOWNLOAD``, else the defaults). ``data=False`` leaves out ``--data-dir`` (embedded data only)."""
+    parameters = _run_option_parameters(default_name, data, download)
 
     def build(values: dict[str, Any]) -> RunOptions:
-        return resolve(RunOptions, flags={key: values.pop(key) for key in _RUN_OPTION_NAMES})
+        flags = {p.name: values.pop(p.name) for p in parameters}
+        if "download" in flags:
+            flags["download"] = flags["download"] or None  # an absent flag leaves $LICLI_DOWNLOAD in charge
+        return resolve(RunOptions, flags=flags)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        return _inject(command, _run_option_parameters(default_name), "options", build)
+        return _inject(command, parameters, "options", build)
 
     return decorate

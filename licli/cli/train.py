@@ -12,6 +12,7 @@ from torch import nn
 
 from licli.checkpoints import Checkpoint, save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
+from licli.cli.options import with_run_options
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import DATASETS, load_dataset
 from licli.errors import LicliError
@@ -44,13 +45,6 @@ def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, histo
 def print_history(history: pd.DataFrame, title: str) -> None:
     stdout().print(frame_table(history[HISTORY_COLUMNS], title=title,
                                percent_columns=("train_accuracy", "test_accuracy")))
-
-
-def run_options(device: str | None, out: str | None, name: str | None, data_dir: str | None,
-                download: bool = False) -> RunOptions:
-    """Run options from flags, else ``LICLI_DEVICE``/``LICLI_OUT``/``LICLI_NAME``/``LICLI_DATA_DIR``, else defaults."""
-    return resolve(RunOptions, flags={"device": device, "out": out, "name": name, "data_dir": data_dir,
-                                      "download": download or None})
 
 
 def mechanism_specs(mechanisms: list[str] | None, params: list[str] | None) -> dict[str, dict[str, Any]] | None:
@@ -89,7 +83,9 @@ def enhance_params(quantile: float | None, ratio: float | None, sigma: float | N
 
 
 @app.command()
+@with_run_options("train", download=True)
 def train(
+    options: RunOptions,
     model: str = typer.Option(None, help=f"Architecture: {', '.join(MODELS)} (default small-cnn)."),
     dataset: str = typer.Option(None, help=f"Dataset: {', '.join(DATASETS)} (default mnist-mini, embedded)."),
     epochs: int = typer.Option(None, help="Number of epochs."),
@@ -120,11 +116,6 @@ def train(
     track: list[str] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
                                               "Gradient Mask Fig. 7). Repeatable."),
     track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
-    device: str = typer.Option(None, help="auto (default), cpu, cuda or cuda:N."),
-    data_dir: str = typer.Option(None, help="Data root (else $LICLI_DATA_DIR, else the user cache)."),
-    download: bool = typer.Option(False, help="Allow downloading the dataset if it is missing."),
-    out: str = typer.Option(None, help="Root folder for run folders (default: reports)."),
-    name: str = typer.Option("train", help="Name of this run (suffix of its folder)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a model and write a safetensors checkpoint, per-epoch metrics and a manifest.
@@ -143,7 +134,6 @@ def train(
         "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": enhance,
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
                                          enhance_layers)})
-    options = run_options(device, out, name, data_dir, download)
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):
         run.manifest["resumed"] = resume is not None

@@ -98,7 +98,10 @@ def test_resume_after_interruption_equals_uninterrupted_run(runner, tmp_path, mo
     timing = ["seconds", "images_per_second"]
     pd.testing.assert_frame_equal(after.drop(columns=timing), full.drop(columns=timing))
     assert sha256_file(folder / "model.safetensors") == sha256_file(run_folder(tmp_path / "full") / "model.safetensors")
-    assert json.loads((folder / "manifest.json").read_text())["resumed"] is True
+    final = json.loads((folder / "manifest.json").read_text())
+    assert final["resumed"] is True and final["status"] == "ok"
+    assert [(a["started"], a["status"], a["exit_code"]) for a in final["earlier_attempts"]] == [
+        (manifest["started"], "interrupted", 130)]
 
 
 def test_resume_refuses_changed_settings(runner, tmp_path, monkeypatch):
