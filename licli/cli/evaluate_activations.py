@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import typer
 
-from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.app import evaluate_app
 from licli.cli.options import with_model_sources, with_run_options
-from licli.cli.per_model import evaluate_each
+from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
 from licli.evaluations import activations
 from licli.models.sources import ModelSource
 from licli.reporting.console import show_result
-from licli.reporting.summary import with_identities, write_summary
-
-
-@dataclass(frozen=True)
-class ActivationsCommandConfig:
-    models: list[str]
-    dataset: str | None
-    activations: dict
 
 
 @evaluate_app.command("activations")
@@ -37,12 +27,8 @@ def evaluate_activations(
 ) -> None:
     """Mean, max, standard deviation, variance and sparsity of each slot's output (eval mode)."""
     settings = activations.ActivationConfig(n=n, split=split, batch_size=batch_size)
-    config = ActivationsCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
-    with recorded_run("evaluate-activations", config, options, seed=None) as (torch_device, run):
-        _, result = evaluate_each(
-            sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
-            evaluation=lambda net, images: activations.run(net, images, device=torch_device, config=settings))
-        run.write_csv("activations.csv", result)
-        write_summary(run, with_identities(activations.summary_rows(result), run.manifest))
-    show_result(result, run_path=run.path, json_output=json_output,
+    run_path, result = run_per_model("activations", sources, options, dataset=dataset, settings=settings, seed=None,
+                                     evaluation=activations.run, csv="activations.csv",
+                                     summary_rows=activations.summary_rows)
+    show_result(result, run_path=run_path, json_output=json_output,
                 title="licli evaluate activations", percent_columns=("sparsity",))

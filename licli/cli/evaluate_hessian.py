@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import typer
 
-from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.app import evaluate_app
 from licli.cli.options import with_model_sources, with_run_options
-from licli.cli.per_model import evaluate_each
+from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
 from licli.evaluations import hessian
 from licli.models.sources import ModelSource
 from licli.reporting.console import show_result
-from licli.reporting.summary import with_identities, write_summary
-
-
-@dataclass(frozen=True)
-class HessianCommandConfig:
-    models: list[str]
-    dataset: str | None
-    hessian: dict
 
 
 @evaluate_app.command("hessian-trace")
@@ -42,12 +32,8 @@ def evaluate_hessian_trace(
     """Trace of the Hessian of the mean cross-entropy (Hutchinson), with standard error; optional top eigenvalue."""
     settings = hessian.HessianConfig(samples=samples, n=n, params=params, split=split, batch_size=batch_size,
                                      power_iterations=power_iterations, seed=seed)
-    config = HessianCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
-    with recorded_run("evaluate-hessian-trace", config, options, seed=seed) as (torch_device, run):
-        _, result = evaluate_each(
-            sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
-            evaluation=lambda net, images: hessian.run(net, images, device=torch_device, config=settings))
-        run.write_csv("hessian_trace.csv", result)
-        write_summary(run, with_identities(hessian.summary_rows(result), run.manifest))
-    show_result(result, run_path=run.path, json_output=json_output,
+    run_path, result = run_per_model("hessian-trace", sources, options, dataset=dataset, settings=settings, seed=seed,
+                                     evaluation=hessian.run, csv="hessian_trace.csv",
+                                     summary_rows=hessian.summary_rows)
+    show_result(result, run_path=run_path, json_output=json_output,
                 title="licli evaluate hessian-trace")

@@ -1,16 +1,28 @@
-"""The loop every multi-model evaluation command shares: load, record, evaluate each model, stack."""
+"""What every multi-model evaluation command shares: load, record, evaluate each model, stack, write."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import pandas as pd
 import torch
 from torch import nn
 
+from licli.cli.app import recorded_run
+from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.files import RunFolder
+from licli.reporting.summary import with_identities, write_summary
+
+
+class Evaluation(Protocol):
+    """The shape of every per-model evaluation's entry point (``licli.evaluations.<name>.run``)."""
+
+    def __call__(self, model: nn.Module, data: Dataset, *, device: torch.device, config: Any) -> pd.DataFrame: ...
 
 
 def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: str | None, device: torch.device,
@@ -27,3 +39,27 @@ def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: 
         frames.append(evaluation(loaded.model, data).assign(model=loaded.label))
     result = pd.concat(frames, ignore_index=True)
     return data, result[["model", *[c for c in result.columns if c != "model"]]]
+
+
+@dataclass(frozen=True)
+class PerModelCommandConfig:
+    """What a per-model evaluation records as its config: the models, the dataset and its settings."""
+
+    models: list[str]
+    dataset: str | None
+    settings: dict[str, Any]
+
+
+def run_per_model(command: str, sources: list[ModelSource], options: RunOptions, *, dataset: str | None,
+                  settings: Any, seed: int | None, evaluation: Evaluation, csv: str,
+                  summary_rows: Callable[[pd.DataFrame], pd.DataFrame]) -> tuple[Path, pd.DataFrame]:
+    """A whole per-model evaluation run: ``evaluation(model, data, device=…, config=settings)`` for every
+    model, its stacked table as ``csv`` and the contract's ``summary.csv`` from ``summary_rows`` in the run
+    folder ``evaluate-<command>``; returns the folder and the table."""
+    config = PerModelCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
+    with recorded_run(f"evaluate-{command}", config, options, seed=seed) as (device, run):
+        _, result = evaluate_each(sources, dataset=dataset, data_dir=options.data_dir, device=device, run=run,
+                                  evaluation=lambda net, data: evaluation(net, data, device=device, config=settings))
+        run.write_csv(csv, result)
+        write_summary(run, with_identities(summary_rows(result), run.manifest))
+    return run.path, result
