@@ -13,12 +13,13 @@ import typer
 from licli.cli.app import evaluate_app, recorded_run
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
-from licli.data import load_dataset, split_boxes
+from licli.data import load_dataset, split_boxes, split_ids
 from licli.errors import LicliError
 from licli.evaluations.saliency.blur import blur_robustness
 from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomization
-from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, image_list_sha256, iou_summary,
-                                                localization_scores, predictions, saliency_maps)
+from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, check_label_space, image_list_sha256,
+                                                iou_summary, localization_scores, output_classes, predictions,
+                                                saliency_maps)
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
@@ -60,13 +61,14 @@ def evaluate_saliency(
     options: RunOptions,
     sources: list[ModelSource],
     methods: str = typer.Option("li-map,gradcam,gradcam++", help="Comma-separated: li-map, gradcam, gradcam++."),
-    dataset: str = typer.Option("mnist-loc", help="Dataset with ground-truth boxes."),
+    dataset: str = typer.Option("mnist-loc", help="Dataset with ground-truth boxes: mnist-loc or voc2007 (your copy)."),
     split: str = typer.Option("test", help="test or train."),
     n: int = typer.Option(500, help="Number of images (the first n of the split, the same for every model)."),
     percent: float = typer.Option(0.15, help="Fraction of the map's pixels that form the box (§3.2: 0.15)."),
     layers: str = typer.Option(None, help="Comma-separated activation layers (slot names or module paths); "
                                           "default: all spatial slots for li-map, the last one for the CAMs."),
-    target: str = typer.Option("label", help="Class of interest: label or pred."),
+    target: str = typer.Option("label", help="Class of interest: label or pred (pred for a model whose classes "
+                                             "are not the dataset's, e.g. ImageNet models on voc2007)."),
     backend: str = typer.Option("native", help="native or pytorch-grad-cam (for gradcam and gradcam++)."),
     sigma: float = typer.Option(2.0, help="LI-Map: σ of the LoG (eq. 18)."),
     kernel_size: int = typer.Option(None, help="LI-Map: LoG kernel size s (odd; default scipy's for σ)."),
@@ -104,12 +106,17 @@ def evaluate_saliency(
         for loaded in models:
             run.record_model(loaded.label, loaded.files)
         run.record_dataset(data.files)
-        indices = torch.arange(n)
+        indices, ids = torch.arange(n), split_ids(data, split)
         run.manifest["image_list"] = {"dataset": dataset, "split": split, "indices": f"0..{n - 1}",
-                                      "sha256": image_list_sha256(dataset, split, indices)}
+                                      "sha256": image_list_sha256(dataset, split, indices, ids)}
+        run.manifest["dataset"] = {"name": data.name, "classes": data.num_classes, **getattr(data, "details", {})}
         images = chosen.images[:n].to(torch_device).float().div_(255.0)
         labels, boxes = chosen.labels[:n].to(torch_device), boxes_all[:n].to(torch_device)
-        result, title, percent_columns = RUNNERS[mode](models, images, labels, boxes, config, run)
+        same_classes = {loaded.label: check_label_space(
+            output_classes(loaded.model, images), data.num_classes, target=settings.target,
+            needs_labels=mode == "blur-robustness", model=loaded.label, dataset=data.name) for loaded in models}
+        inputs = Inputs(images, labels, boxes, ids[:n] if ids is not None else None, same_classes)
+        result, title, percent_columns = RUNNERS[mode](models, inputs, config, run)
     console = stdout()
     if json_output:
         console.print_json(frame_json(result, run=str(run.path)))
@@ -118,10 +125,23 @@ def evaluate_saliency(
         console.print(f"run: {run.path}", highlight=False)
 
 
-def _localization(models, images, labels, boxes, config: SaliencyRunConfig, run):
+@dataclass(frozen=True)
+class Inputs:
+    """The scored images (float, [0, 1], on the device) with their labels, boxes and source ids."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    ids: tuple[str, ...] | None
+    same_classes: dict[str, bool]
+    """Model label → whether its classes are the dataset's (else no accuracy is reported for it)."""
+
+
+def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
+    images = inputs.images
     frames = []
     for loaded in models:
-        per_image, maps = localization_scores(loaded.model, images, labels, boxes, config.settings,
+        per_image, maps = localization_scores(loaded.model, images, inputs.labels, inputs.boxes, config.settings,
                                               keep_maps=min(config.overlays, len(images)))
         frames.append(per_image.assign(model=loaded.label))
         if config.overlays:
@@ -129,8 +149,12 @@ def _localization(models, images, labels, boxes, config: SaliencyRunConfig, run)
                          per_image, f"{loaded.label} · top {config.settings.percent:.0%} boxes (red) vs true (green)")
             run.manifest["files"][f"overlays-{loaded.label}.png"] = {}
     per_image = pd.concat(frames, ignore_index=True)
+    if inputs.ids is not None:
+        per_image.insert(per_image.columns.get_loc("image") + 1, "image_id",
+                         [inputs.ids[i] for i in per_image["image"]])
     per_image = per_image[["model", *[c for c in per_image.columns if c != "model"]]]
     summary = iou_summary(per_image)
+    summary.loc[~summary["model"].map(inputs.same_classes), "accuracy"] = float("nan")
     run.write_csv("saliency_per_image.csv", per_image)
     run.write_csv("saliency_iou.csv", summary)
     rows = pd.DataFrame([{"model": r.model, "metric": "mean_iou", "value": r.mean_iou,
@@ -140,8 +164,8 @@ def _localization(models, images, labels, boxes, config: SaliencyRunConfig, run)
     return summary, "licli evaluate saliency · mean IoU (Table 3)", ("accuracy",)
 
 
-def _sanity(models, images, labels, boxes, config: SaliencyRunConfig, run):
-    settings = config.settings
+def _sanity(models, inputs: Inputs, config: SaliencyRunConfig, run):
+    settings, images, labels = config.settings, inputs.images, inputs.labels
     frames = []
     for loaded in models:
         classes = labels if settings.target == "label" else predictions(loaded.model, images, settings.batch_size)
@@ -164,8 +188,9 @@ def _sanity(models, images, labels, boxes, config: SaliencyRunConfig, run):
         "licli evaluate saliency --sanity-check · after randomising every layer", ()
 
 
-def _blur(models, images, labels, boxes, config: SaliencyRunConfig, run):
-    frames = [blur_robustness(loaded.model, images, labels, boxes, config.blur_sigmas, config.settings.batch_size)
+def _blur(models, inputs: Inputs, config: SaliencyRunConfig, run):
+    frames = [blur_robustness(loaded.model, inputs.images, inputs.labels, inputs.boxes, config.blur_sigmas,
+                              config.settings.batch_size)
               .assign(model=loaded.label) for loaded in models]
     result = pd.concat(frames, ignore_index=True)[["model", "blur_sigma", "accuracy", "n"]]
     run.write_csv("blur_robustness.csv", result)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from licli.data.cifar10 import load_cifar10, load_cifar10_mini
 from licli.data.core import Dataset, Split, batches, cache_dir, resolve_data_dir
-from licli.data.boxes import BoxedDataset, split_boxes
+from licli.data.boxes import BoxedDataset, split_boxes, split_ids
 from licli.data.mnist import load_mnist, load_mnist_mini
 from licli.data.mnist_loc import load_mnist_loc
 from licli.data.oracle import ORACLE_BASES, with_oracle
+from licli.data.voc import load_voc2007
 
 DATASETS = {
     "mnist": load_mnist,
@@ -18,6 +19,7 @@ DATASETS = {
     "cifar10": load_cifar10,
     "cifar10-mini": load_cifar10_mini,
     "mnist-loc": load_mnist_loc,
+    "voc2007": load_voc2007,
 }
 DATASETS.update({name: lambda root, download, base=DATASETS[base]: with_oracle(base(root, download))
                  for name, base in ORACLE_BASES.items()})
@@ -32,4 +34,4 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
 
 
 __all__ = ["DATASETS", "BoxedDataset", "Dataset", "Split", "batches", "cache_dir", "load_dataset", "resolve_data_dir",
-           "split_boxes"]
+           "split_boxes", "split_ids"]

@@ -1,13 +1,16 @@
 """Datasets whose images come with one ground-truth box each (saliency localisation, blur tests).
 
-``BoxedDataset`` is a ``Dataset`` (everything that takes a Dataset takes it) with two extra fields;
-``split_boxes`` gives the boxes of a split or a clear error for datasets without them.
+``BoxedDataset`` is a ``Dataset`` (everything that takes a Dataset takes it) with extra fields: the
+boxes, optional image ids, the preprocessing choices to record in a run's manifest (``details``), and
+the splits that are missing from the user's copy (``unavailable``: split → (problem, fix)).
+``split_boxes`` gives the boxes of a split or a clear error for datasets or splits without them.
 Boxes are int64 (N, 4) = (x0, y0, x1, y1), inclusive pixel coordinates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -19,6 +22,13 @@ from licli.errors import LicliError
 class BoxedDataset(Dataset):
     train_boxes: torch.Tensor | None = None
     test_boxes: torch.Tensor | None = None
+    train_ids: tuple[str, ...] | None = None
+    test_ids: tuple[str, ...] | None = None
+    """The source's name of each image (e.g. VOC's ``000001``), in split order; None when it has none."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """How images and boxes were prepared (resizing, box conversion, filtering), for the manifest."""
+    unavailable: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Splits absent from the user's copy (held empty): split → (problem, fix) of the error to raise."""
 
 
 def split_boxes(data: Dataset, split: str) -> torch.Tensor:
@@ -27,4 +37,11 @@ def split_boxes(data: Dataset, split: str) -> torch.Tensor:
     if boxes is None:
         raise LicliError(f"dataset {data.name!r} has no ground-truth boxes",
                          "use a dataset with boxes, e.g. --dataset mnist-loc")
+    if split in getattr(data, "unavailable", {}):
+        raise LicliError(*data.unavailable[split])
     return boxes
+
+
+def split_ids(data: Dataset, split: str) -> tuple[str, ...] | None:
+    """The source's image ids of ``split``, if the dataset has them."""
+    return getattr(data, f"{split}_ids", None)

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from licli.data.core import Dataset, Split, cache_dir
+from licli.data.cache import cached_arrays
+from licli.data.core import Dataset, Split
 from licli.errors import LicliError
 from licli.runtime import sha256_file
 
@@ -220,35 +218,14 @@ CACHE_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 def _cached(key: str, build: Callable[[], tuple[Split, Split]]) -> tuple[Split, Split]:
-    """Load the decoded arrays of ``key`` from the cache, or build and cache them (atomically).
+    """Load the decoded arrays of ``key`` from the cache, or build and cache them (``cached_arrays``)."""
+    def arrays() -> dict[str, np.ndarray]:
+        train, test = build()
+        return dict(zip(CACHE_ARRAYS, (t.numpy() for t in (train.images, train.labels, test.images, test.labels))))
 
-    The arrays are written into a temporary folder beside the final one, which is then renamed into
-    place: a reader sees a complete cache entry or none. A cache that cannot be written is skipped.
-    """
-    folder = cache_dir() / "cifar10" / key
-    if all((folder / f"{name}.npy").exists() for name in CACHE_ARRAYS):
-        try:
-            arrays = {name: np.load(folder / f"{name}.npy") for name in CACHE_ARRAYS}
-            return (Split(torch.from_numpy(arrays["train_images"]), torch.from_numpy(arrays["train_labels"])),
-                    Split(torch.from_numpy(arrays["test_images"]), torch.from_numpy(arrays["test_labels"])))
-        except (OSError, ValueError, EOFError):
-            shutil.rmtree(folder, ignore_errors=True)
-    train, test = build()
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
-        for name, tensor in zip(CACHE_ARRAYS, (train.images, train.labels, test.images, test.labels)):
-            with open(staging / f"{name}.npy", "wb") as handle:
-                np.save(handle, tensor.numpy())
-                handle.flush()
-                os.fsync(handle.fileno())
-        try:
-            os.replace(staging, folder)
-        except OSError:  # another process cached it first
-            shutil.rmtree(staging, ignore_errors=True)
-    except OSError:
-        pass
-    return train, test
+    loaded = {name: torch.from_numpy(array)
+              for name, array in cached_arrays("cifar10", key, CACHE_ARRAYS, arrays).items()}
+    return Split(loaded["train_images"], loaded["train_labels"]), Split(loaded["test_images"], loaded["test_labels"])
 
 
 def _missing(root: Path) -> LicliError:

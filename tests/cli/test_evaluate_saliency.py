@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from licli.checkpoints import save_checkpoint
 from licli.cli import app
 from licli.models import ModelSpec, build_model
+from tests.data.synthetic_voc import EXPECTED, make_voc
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +85,92 @@ def test_train_enhance_flag_errors(runner, tmp_path):
     assert result.exit_code == 2 and "--enhance-ratio must be in [0, 1]" in result.stderr
     result = runner.invoke(app, ["train", "--enhance", "cutout", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown enhancement 'cutout'" in result.stderr
+
+
+TINY_RESNET = '''
+import torch
+from torchvision.models.resnet import BasicBlock, ResNet
+
+
+def tiny_resnet():
+    """An ImageNet-shaped (1000-class) ResNet with one block per stage."""
+    torch.manual_seed(0)
+    return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=1000)
+'''
+
+
+@pytest.fixture(scope="module")
+def voc(tmp_path_factory):
+    """A synthetic VOC 2007 root and the options of an ImageNet model brought by the user."""
+    root = tmp_path_factory.mktemp("voc")
+    make_voc(root / "data")
+    (root / "tiny.py").write_text(TINY_RESNET)
+    return root, ["--model-def", f"{root / 'tiny.py'}:tiny_resnet", "--input-size", "3x224x224",
+                  "--input-mean", "0.485,0.456,0.406", "--input-std", "0.229,0.224,0.225",
+                  "--dataset", "voc2007", "--data-dir", str(root / "data")]
+
+
+def brute_force_iou(a, b, size=224):
+    """IoU of two inclusive pixel boxes by counting pixels of their masks."""
+    masks = np.zeros((2, size, size), dtype=bool)
+    for mask, (x0, y0, x1, y1) in zip(masks, (a, b)):
+        mask[y0:y1 + 1, x0:x1 + 1] = True
+    return (masks[0] & masks[1]).sum() / (masks[0] | masks[1]).sum()
+
+
+def test_voc2007_with_an_imagenet_model_and_target_pred(runner, tmp_path, voc):
+    root, model = voc
+    out, run = _run(runner, tmp_path, *model, "--target", "pred", "--n", "3", "--overlays", "1")
+    per_image = pd.read_csv(run / "saliency_per_image.csv", dtype={"image_id": str})
+    assert len(per_image) == 3 * 2 * 3  # methods × box rules × images
+    expected = EXPECTED["test"]
+    for row in per_image.itertuples():
+        assert row.image_id == expected["ids"][row.image] and row.label == expected["labels"][row.image]
+        true = [row.true_x0, row.true_y0, row.true_x1, row.true_y1]
+        assert true == expected["boxes"][row.image]
+        assert row.target_class == row.pred and 0 <= row.pred < 1000
+        assert row.iou == pytest.approx(brute_force_iou([row.x0, row.y0, row.x1, row.y1], true), rel=1e-6)
+    assert per_image["iou"].nunique() > 3  # not one trivial box for every image and method
+    summary = pd.read_csv(run / "saliency_iou.csv")
+    assert summary["accuracy"].isna().all()  # ImageNet predictions are not VOC labels: no accuracy
+    assert [row["accuracy"] for row in out["rows"]] == [None] * 6
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["dataset"]["name"] == "voc2007" and manifest["dataset"]["size"] == [224, 224]
+    assert "aspect ratio not kept" in manifest["dataset"]["resize"]
+    assert "data:voc2007/ImageSets/Main/test.txt" in manifest["inputs"]
+
+
+VOC_BAD = [
+    ([], "scores 1000 classes but voc2007 has 20"),  # the default --target label
+    (["--target", "pred", "--blur-robustness"], "cannot be compared with the dataset's labels"),
+    (["--target", "pred", "--n", "4"], "more than the 3 images of voc2007/test"),
+]
+
+
+@pytest.mark.parametrize("args,message", VOC_BAD, ids=[" ".join(a) or "label" for a, _ in VOC_BAD])
+def test_voc2007_bad_input_is_one_line(runner, tmp_path, voc, args, message):
+    root, model = voc
+    result = runner.invoke(app, ["evaluate", "saliency", *model, "--device", "cpu", "--n", "2",
+                                 "--out", str(tmp_path / "reports"), *args])
+    assert result.exit_code == 2, result.output
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith("licli: error:") and message in line, line
+    assert not (tmp_path / "reports").exists()
+    if not args:
+        assert line.endswith("use --target pred: the maps then explain the model's own prediction")
+
+
+def test_voc2007_missing_data_or_split(runner, tmp_path, voc):
+    _, model = voc
+    model = model[:-1] + [str(tmp_path / "nowhere")]
+    result = runner.invoke(app, ["evaluate", "saliency", *model, "--target", "pred", "--out", str(tmp_path / "r")])
+    line, = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and line.startswith("licli: error: PASCAL VOC 2007 not found") and "--data-dir" in line
+    make_voc(tmp_path / "trainval-only", sets=("trainval",))
+    model[-1] = str(tmp_path / "trainval-only")
+    result = runner.invoke(app, ["evaluate", "saliency", *model, "--target", "pred", "--out", str(tmp_path / "r")])
+    line, = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and "VOCtest_06-Nov-2007.tar" in line and "or use --split train" in line
+    out, run = _run(runner, tmp_path / "train", *model, "--target", "pred", "--split", "train", "--n", "1",
+                    "--methods", "gradcam", "--overlays", "0")
+    assert pd.read_csv(run / "saliency_per_image.csv", dtype={"image_id": str})["image_id"].tolist() == ["000005"] * 2

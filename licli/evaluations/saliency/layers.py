@@ -1,34 +1,57 @@
 """Which activations a saliency method looks at, and the context-managed hooks that capture them.
 
 Layers are named by slot (``conv``, ``layer3.1`` …, see ``licli.models.model_slots``) or by module path
-(``1.layer3``, as in ``model.named_modules()``). One forward hook per module records its output
-tensor; a module that runs twice in one forward pass (a reused ReLU, as in torchvision's Bottleneck)
-is an error, because its two outputs are different tensors (the released LI-Map code hooked such
-modules and summed ~49 gradients per backward on ResNet-50). Gradients are then taken with
-``torch.autograd.grad`` with respect to exactly these tensors: no backward hooks, no weight gradients.
+(``1.layer3``, as in ``model.named_modules()``); in a foreign model (``--model``/``--model-def``) also by
+the path inside the user's network, without the wrapper's ``net.`` (``layer4`` for ``net.layer4``).
+Models without slots get their default layers from ``FOREIGN_DEFAULT_LAYERS`` (a torchvision ResNet:
+the output of every residual block, as licli's own ResNet slots), else ``--layers`` must name them.
+One forward hook per module records its output tensor; a module that runs twice in one forward pass
+(a reused ReLU, as in torchvision's Bottleneck) is an error, because its two outputs are different
+tensors (the released LI-Map code hooked such modules and summed ~49 gradients per backward on
+ResNet-50). Gradients are then taken with ``torch.autograd.grad`` with respect to exactly these
+tensors: no backward hooks, no weight gradients.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torchvision.models import ResNet
 
 from licli.errors import LicliError
+from licli.models.foreign import ForeignModel
 from licli.models.slots import model_slots
+
+
+def _resnet_blocks(net: nn.Module) -> list[str]:
+    return [f"{stage}.{i}" for stage in ("layer1", "layer2", "layer3", "layer4")
+            for i in range(len(getattr(net, stage)))]
+
+
+FOREIGN_DEFAULT_LAYERS: dict[type, Callable[[nn.Module], list[str]]] = {ResNet: _resnet_blocks}
+"""Network class → its default saliency layers (paths inside the network), for models without slots."""
+
+
+def module_paths(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's modules by path; a foreign model's also by their path inside its network (no ``net.``)."""
+    modules = {name: module for name, module in model.named_modules() if name}
+    if isinstance(model, ForeignModel):
+        modules.update({name: module for name, module in model.net.named_modules() if name and name not in modules})
+    return modules
 
 
 def resolve_layers(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
     """The modules ``names`` refer to (slot names first, then module paths), in the given order."""
     slots = model_slots(model)
-    modules = dict(model.named_modules())
+    modules = module_paths(model)
     layers = []
     for name in names:
         if name in slots:
             layers.append(slots[name])
-        elif name in modules and name:
+        elif name in modules:
             layers.append(modules[name])
         else:
             raise LicliError(f"model has no layer {name!r}",
@@ -45,12 +68,22 @@ def spatial_slots(model: nn.Module, image_shape: tuple[int, int, int]) -> list[s
     return [name for name, output in zip(slots, captured.outputs) if output.dim() == 4]
 
 
+def foreign_default_layers(model: nn.Module) -> list[str]:
+    """The ``FOREIGN_DEFAULT_LAYERS`` of a foreign model's network, or [] when its class has none."""
+    net = model.net if isinstance(model, ForeignModel) else model
+    rule = next((rule for kind, rule in FOREIGN_DEFAULT_LAYERS.items() if isinstance(net, kind)), None)
+    return rule(net) if rule is not None else []
+
+
 def default_layers(model: nn.Module, image_shape: tuple[int, int, int], last_only: bool) -> list[str]:
-    """All spatial slots (LI-Map sums over layers, eq. 20) or the last one (Grad-CAM's convention)."""
-    names = spatial_slots(model, image_shape)
+    """All spatial slots (LI-Map sums over layers, eq. 20) or the last one (Grad-CAM's convention);
+    without slots, the same from ``FOREIGN_DEFAULT_LAYERS``."""
+    names = spatial_slots(model, image_shape) or foreign_default_layers(model)
     if not names:
-        raise LicliError("the model has no slot with a spatial (N, C, h, w) output",
-                         "name the activation layers with --layers (module paths from model.named_modules())")
+        raise LicliError("the model has no slot with a spatial (N, C, h, w) output and licli knows no default "
+                         f"layers for {type(getattr(model, 'net', model)).__name__}",
+                         "name the activation layers with --layers (module paths from model.named_modules(), "
+                         "e.g. --layers layer4 for a torchvision ResNet)")
     return names[-1:] if last_only else names
 
 

@@ -64,10 +64,13 @@ class SaliencySettings:
             raise LicliError(f"--batch-size must be ≥ 1 (got {self.batch_size})", "pass e.g. --batch-size 100")
 
 
-def image_list_sha256(dataset: str, split: str, indices: torch.Tensor) -> str:
-    """The hash of the common image list: dataset, split and the image indices."""
+def image_list_sha256(dataset: str, split: str, indices: torch.Tensor, ids: Sequence[str] | None = None) -> str:
+    """The hash of the common image list: dataset, split, the image indices and (if the source names its
+    images, as VOC does) their ids, so two copies that keep different images hash differently."""
     digest = hashlib.sha256(f"{dataset}:{split}:".encode())
     digest.update(indices.cpu().to(torch.int64).numpy().tobytes())
+    if ids is not None:
+        digest.update("\n".join(ids[int(i)] for i in indices).encode())
     return digest.hexdigest()
 
 
@@ -87,6 +90,32 @@ def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_
 @torch.no_grad()
 def predictions(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def output_classes(model: nn.Module, images: torch.Tensor) -> int:
+    """How many class scores ``model`` gives (one probe image)."""
+    return int(model(images[:1]).shape[1])
+
+
+def check_label_space(model_classes: int, num_classes: int, *, target: str, needs_labels: bool, model: str,
+                      dataset: str) -> bool:
+    """Whether the model's classes are the dataset's (then labels and predictions are comparable).
+
+    When they differ (an ImageNet model on VOC 2007), the label is no class of the model: a LicliError if
+    the maps are made for the label (``target="label"``) or the mode compares predictions with labels
+    (``needs_labels``); otherwise (``--target pred``) False, and the caller reports no accuracy.
+    """
+    if model_classes == num_classes:
+        return True
+    mismatch = f"model {model} scores {model_classes} classes but {dataset} has {num_classes}"
+    if needs_labels:
+        raise LicliError(f"{mismatch}: its predictions cannot be compared with the dataset's labels",
+                         f"use a model trained on {dataset}'s classes")
+    if target == "label":
+        raise LicliError(f"{mismatch}, so a {dataset} label is not a class of the model (--target label)",
+                         "use --target pred: the maps then explain the model's own prediction")
+    return False
 
 
 def saliency_maps(method, images: torch.Tensor, classes: torch.Tensor, batch_size: int) -> torch.Tensor:
