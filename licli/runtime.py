@@ -35,10 +35,10 @@ def tune_cpu_allocator() -> bool:
 
     By default glibc serves every block over 32 MiB (and, until its threshold adapts, over 128 KiB) with
     a fresh ``mmap`` and unmaps it on free, so each batch's activation tensors are page-faulted in anew:
-    on the 2-core CI machine that made a 32-filter MNIST convolution 4× and a sigmoid 3× slower than the
-    arithmetic needs (``benchmarks/allocator.py``). Serving all blocks from the heap and trimming only
-    above 1 GiB of free memory is what tcmalloc/jemalloc do without asking. A process-wide setting, so
-    only entry points call it (the ``licli`` command, benchmarks, the test suite); the library never does.
+    on the 2-core CI machine that made a 32-filter convolution of 512 MNIST images and its sigmoid 3× slower
+    (``benchmarks/allocator.py``). Serving all blocks from the heap and trimming only above 1 GiB of free
+    memory is what tcmalloc/jemalloc do without asking. A process-wide setting, so only entry points call
+    it (the ``licli`` command, the benchmarks); the library never does.
     Returns whether it applied (glibc only; elsewhere a no-op).
     """
     import ctypes
