@@ -23,6 +23,7 @@ from cleverhans.torch.attacks.projected_gradient_descent import projected_gradie
 from licli.attacks.runner import run_attack
 from licli.data import load_dataset
 from licli.models import ModelSpec, build_model
+from licli.runtime import tune_cpu_allocator
 
 
 def timed(function, repeats: int, device: torch.device) -> float:
@@ -105,4 +106,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

@@ -12,6 +12,7 @@ import tempfile
 import time
 
 from licli.data import load_dataset
+from licli.runtime import tune_cpu_allocator
 
 
 def main() -> None:
@@ -29,4 +30,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

@@ -23,6 +23,7 @@ from licli.config import TrainConfig
 from licli.data import batches, load_dataset
 from licli.evaluations import fisher_rao, gsnr, pruning
 from licli.evaluations.functional import select_parameters
+from licli.runtime import tune_cpu_allocator
 from licli.training import evaluate, fit
 
 
@@ -109,4 +110,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

@@ -17,6 +17,7 @@ import torch
 
 from licli.models.foreign import ForeignSpec
 from licli.models.sources import ModelSource, load_model
+from licli.runtime import tune_cpu_allocator
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -51,4 +52,5 @@ def main(batch: int = 64) -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from licli.data import Split
 from licli.models import MechanismSpec, ModelSpec, build_model
+from licli.runtime import tune_cpu_allocator
 from licli.training import StepContext
 
 
@@ -123,4 +124,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

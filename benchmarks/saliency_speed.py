@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from licli.evaluations.saliency import BACKENDS, LAST_LAYER_ONLY
 from licli.evaluations.saliency.layers import default_layers, resolve_layers
 from licli.models import ModelSpec, build_model
+from licli.runtime import tune_cpu_allocator
 
 
 def seconds(fn, repeats: int, device: torch.device) -> float:
@@ -75,4 +76,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()

@@ -30,6 +30,7 @@ from licli.data import load_dataset
 from licli.models import build_model
 from licli.runtime import resolve_device
 from licli.training import OPTIMIZERS, model_spec_for, train
+from licli.runtime import tune_cpu_allocator
 
 
 def timed(run: Callable[[], None], device: torch.device) -> tuple[float, float]:
@@ -94,4 +95,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_cpu_allocator()  # what the licli command does
     main()
