@@ -1,8 +1,9 @@
+import pytest
 import torch
 
 from licli.config import TrainConfig
 from licli.models import build_model
-from licli.training import fit, model_spec_for, train
+from licli.training import OPTIMIZERS, fit, fusable, model_spec_for, train
 
 
 def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
@@ -22,3 +23,26 @@ def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
         full.drop(columns=["seconds", "images_per_second"]))
     for a, b in zip(full_model.state_dict().values(), resumed_model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_registered_optimizers_take_the_same_steps_as_torchs_default_loop(name):
+    """licli builds fused optimizers where torch offers them; the parameters after three steps equal those
+    of torch's default (for-each) implementation with the same settings."""
+    config = TrainConfig(optimizer=name, lr=0.01, momentum=0.9, weight_decay=1e-3)
+    reference_class = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[name]
+    reference_settings = {"adam": {}, "sgd": {"momentum": 0.9}}[name]
+    torch.manual_seed(0)
+    ours, theirs = torch.nn.Linear(30, 7), torch.nn.Linear(30, 7)
+    theirs.load_state_dict(ours.state_dict())
+    optimizer = OPTIMIZERS[name](list(ours.parameters()), config)
+    reference = reference_class(theirs.parameters(), lr=0.01, weight_decay=1e-3, foreach=True, **reference_settings)
+    assert fusable(list(ours.parameters())) and optimizer.defaults.get("fused") is True
+    for step in range(3):
+        x = torch.randn(16, 30, generator=torch.Generator().manual_seed(step))
+        for model, opt in ((ours, optimizer), (theirs, reference)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
