@@ -109,3 +109,14 @@ def test_ties_are_broken_by_position(scope):
     with pruning.pruned(net, (0.5,), scope) as levels:
         next(levels)
         assert net[1].weight.flatten().tolist() == [0, 0, 0, 2, 0, 0, 0, 2, 1, -1, 1, 2]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_magnitude_order_equals_a_stable_float_argsort(dtype):
+    """Sorting bit patterns gives the float order exactly, ties (and zeros, and infinities) by position."""
+    values = torch.randn(5000, generator=torch.Generator().manual_seed(0)).to(dtype)
+    values[::7] = values[3]  # many ties
+    values[::11] = 0.0
+    values[5] = float("inf")
+    magnitudes = values.abs()
+    assert torch.equal(pruning.magnitude_order(magnitudes), torch.argsort(magnitudes, stable=True))
