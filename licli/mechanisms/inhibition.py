@@ -14,7 +14,10 @@ pre-inhibition activations (``licli.mechanisms.correlation``). Reading of the th
 - **Calibration** (Algorithm 1 lines 28–34, §4.1.1): after an optimizer step, with probability
   ``p_update`` the map is refreshed; given a refresh, with probability ``p_eye`` every LI layer gets
   the identity instead ("flashing identity", §4.1.1: C = I "with probability p(Eye) every C was to be
-  updated"), which lasts until the next refresh. Otherwise, with ``calibration="paper"`` a batch of
+  updated"), which lasts until the next refresh. The flash is a training device ("for brief moments, the
+  network learns without inhibition", Fig. 4.3): it applies to training forwards only; ``correlation_map``
+  keeps the last calibrated C, which eval mode (and the Fig. 4.4 heatmaps) use, so a model is never scored
+  without inhibition because its last refresh happened to be a flash. Otherwise, with ``calibration="paper"`` a batch of
   ``calibration_batch`` training images goes through the whole model with inhibition switched off in
   every LI layer (the thesis: "there is no inhibition in the evaluation of locality") and each LI
   layer's C is recomputed from that batch. The forward runs in eval mode (no dropout, batch norm
@@ -26,7 +29,7 @@ pre-inhibition activations (``licli.mechanisms.correlation``). Reading of the th
   layer in ``model.modules()`` order coordinates: its ``p_update``, ``p_eye`` and ``calibration_batch`` apply).
 - **Before the first refresh** C = I (ι(z, I) = z: the network starts as the plain network). The
   thesis does not say how C is initialised.
-- **Eval mode**: inhibition stays on with the last C. Inhibition is part of the forward function (§3.3:
+- **Eval mode**: inhibition stays on with the last calibrated C. Inhibition is part of the forward function (§3.3:
   "a mechanism that is necessarily needed at inference time", Algorithm 1 lines 8–10); only the
   estimation of C (calibration, running statistics) is training-only.
 - **Groups** (Fig. 4.5, "separate" inhibition): ``groups=[728, 100]`` splits the units into
@@ -106,6 +109,7 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         self.momentum = float(momentum)
         self.slot_name = "local-inhibition"
         self.register_buffer("correlation_map", UninitializedBuffer())
+        self.register_buffer("flashing", torch.zeros((), dtype=torch.bool))
         if calibration == "online":
             self.register_buffer("running_mean", UninitializedBuffer(dtype=torch.float64))
             self.register_buffer("running_outer", UninitializedBuffer(dtype=torch.float64))
@@ -140,7 +144,8 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
             return x
         if self.training and self.calibration == "online":
             self._track(units)
-        out = from_units(weighted_inhibition(units, self.correlation_map.to(units.dtype)), x)
+        inhibited = weighted_inhibition(units, self.correlation_map.to(units.dtype))
+        out = from_units(torch.where(self.flashing, units, inhibited) if self.training else inhibited, x)
         if self.training:
             self.statistics.update(out)
         return out
@@ -157,14 +162,16 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
 
     @torch.no_grad()
     def set_map(self, mean: torch.Tensor | None, outer: torch.Tensor | None) -> None:
-        """C ← the correlation map of (E[a], E[a aᵀ]) restricted to the groups, or I when given None."""
+        """C ← the correlation map of (E[a], E[a aᵀ]) restricted to the groups; given None, a flash of
+        the identity instead (training forwards use C = I until the next refresh; C itself is kept)."""
         if mean is None or outer is None:
-            new = torch.eye(self.units, device=self.correlation_map.device)
-        else:
-            new = pick(CORRELATIONS, self.correlation, "correlation map")(mean, outer)
-            if self.groups is not None:
-                new = new * group_mask(self.groups, new.device)
+            self.flashing.fill_(True)
+            return
+        new = pick(CORRELATIONS, self.correlation, "correlation map")(mean, outer)
+        if self.groups is not None:
+            new = new * group_mask(self.groups, new.device)
         self.correlation_map.copy_(new.to(self.correlation_map.dtype))
+        self.flashing.fill_(False)
 
     def after_optimizer_step(self, context: "StepContext") -> None:
         """Algorithm 1 lines 28–34 for every LI layer of the model, once per step (see the module docstring)."""

@@ -121,12 +121,25 @@ def test_paper_calibration_recomputes_every_layer_once_from_uninhibited_activati
     assert model.training
 
 
-def test_flashing_identity_and_skipped_updates():
+def test_flashing_identity_is_for_training_forwards_only_and_ends_at_the_next_calibration():
+    """A flash makes training forwards uninhibited (ι(z, I) = z) until the next refresh; eval mode keeps
+    inhibiting with the last calibrated map, which the layer still holds."""
     model = _model(p_update=1.0, p_eye=1.0)
     model(torch.rand(2, 1, 4, 4))
     model[3].correlation_map.fill_(0.5)
     _step(model, _context(model))
-    assert torch.equal(model[3].correlation_map, torch.eye(6)) and torch.equal(model[6].correlation_map, torch.eye(5))
+    layer, z = model[3], torch.rand(5, 6)
+    assert layer.flashing and model[6].flashing and torch.equal(layer.correlation_map, torch.full((6, 6), 0.5))
+    assert torch.equal(layer.train()(z), z)
+    assert torch.allclose(layer.eval()(z), z.square() / (z @ torch.full((6, 6), 0.5)))
+    model.train()
+    layer.p_eye = 0.0
+    _step(model, _context(model))
+    assert not layer.flashing and not torch.equal(layer.correlation_map, torch.full((6, 6), 0.5))
+    assert torch.allclose(layer(z), weighted_inhibition(z, layer.correlation_map))
+
+
+def test_skipped_updates_keep_the_map():
     model = _model(p_update=0.0)
     model(torch.rand(2, 1, 4, 4))
     _step(model, _context(model))
