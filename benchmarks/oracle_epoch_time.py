@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--calibration", default="paper", help="LI calibration: paper or online")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--pool", type=int, default=2, help="oracle-net max-pool (1 = none)")
+    parser.add_argument("--pool", type=int, default=1, help="oracle-net max-pool (1 = none)")
     parser.add_argument("--default-allocator", action="store_true", help="skip licli's CPU allocator tuning")
     args = parser.parse_args()
     if not args.default_allocator:
