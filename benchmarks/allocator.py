@@ -11,8 +11,6 @@ Oracle-MNIST training step (oracle-net, batch 128, fused Adam) — each allocate
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import statistics
 import time
 from collections.abc import Callable
@@ -25,16 +23,14 @@ from licli.data import load_dataset
 from licli.evaluations.oracle import METHODS, OracleConfig
 from licli.models import build_model
 from licli.models.oracle_net import feature_groups
-from licli.runtime import GLIBC_M_MMAP_MAX, GLIBC_M_TRIM_THRESHOLD, tune_cpu_allocator
+from licli.runtime import set_glibc_allocator, tune_cpu_allocator
 from licli.training import OPTIMIZERS, model_spec_for
 
 GLIBC_DEFAULT_MMAP_MAX, GLIBC_DEFAULT_TRIM = 65536, 128 * 1024
 
 
 def default_allocator() -> None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    libc.mallopt(GLIBC_M_MMAP_MAX, GLIBC_DEFAULT_MMAP_MAX)
-    libc.mallopt(GLIBC_M_TRIM_THRESHOLD, GLIBC_DEFAULT_TRIM)
+    set_glibc_allocator(mmap_max=GLIBC_DEFAULT_MMAP_MAX, trim_bytes=GLIBC_DEFAULT_TRIM)
 
 
 def seconds(operation: Callable[[], object], calls: int = 5) -> float:

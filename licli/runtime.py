@@ -41,21 +41,26 @@ def tune_cpu_allocator() -> bool:
     it (the ``licli`` command, the benchmarks); the library never does.
     Returns whether it applied (glibc only; elsewhere a no-op).
     """
+    global CPU_ALLOCATOR
+    applied = set_glibc_allocator(mmap_max=0, trim_bytes=ALLOCATOR_TRIM_BYTES)
+    if applied:
+        CPU_ALLOCATOR = "glibc heap only (mmap off, trim above 1 GiB)"
+    return applied
+
+
+def set_glibc_allocator(*, mmap_max: int, trim_bytes: int) -> bool:
+    """glibc's ``mallopt(M_MMAP_MAX)`` and ``mallopt(M_TRIM_THRESHOLD)``; False where glibc is absent."""
     import ctypes
     import ctypes.util
 
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    global CPU_ALLOCATOR
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        applied = bool(libc.mallopt(GLIBC_M_MMAP_MAX, 0)) and bool(libc.mallopt(GLIBC_M_TRIM_THRESHOLD,
-                                                                                 ALLOCATOR_TRIM_BYTES))
+        return bool(libc.mallopt(GLIBC_M_MMAP_MAX, mmap_max)) and bool(libc.mallopt(GLIBC_M_TRIM_THRESHOLD,
+                                                                                    trim_bytes))
     except (OSError, AttributeError):
         return False
-    if applied:
-        CPU_ALLOCATOR = "glibc heap only (mmap off, trim above 1 GiB)"
-    return applied
 
 
 def resolve_device(name: str) -> torch.device:
