@@ -33,7 +33,13 @@ pre-inhibition activations (``licli.mechanisms.correlation``). Reading of the th
   "a mechanism that is necessarily needed at inference time", Algorithm 1 lines 8–10); only the
   estimation of C (calibration, running statistics) is training-only.
 - **Groups** (Fig. 4.5, "separate" inhibition): ``groups=[728, 100]`` splits the units into
-  consecutive groups that inhibit only within themselves (C is made block-diagonal).
+  consecutive groups that inhibit only within themselves (C is made block-diagonal). Fig. 4.5's caption
+  also reads as two stages, "inhibition separately to the oracle input layer and the image input layer
+  before the two layers are then connected into the final layer with inhibition": ``then_whole=True``
+  applies ι(ι(z, C_groups), C) — the block-diagonal map, then the full map of the same calibration
+  (both from the pre-inhibition activations, Algorithm 1 line 28: no inhibition while calibrating).
+- **Scoring without inhibition**: :func:`identity_maps` scores a model with C = I in every LI layer (the
+  map a flash uses), so a benchmark can report both conventions side by side.
 - **Shapes**: (N, F) activations have F units. (N, C, H, W) activations have C units (channels) and
   every position of every input is a sample: inhibition across channels, pixel by pixel.
 - Activations must be non-negative (sigmoid is the thesis's default, §3.7); nothing else is assumed.
@@ -44,6 +50,8 @@ sized lazily on the first forward (torch's lazy-module mechanism), so the layer 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -84,7 +92,7 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
 
     def __init__(self, correlation: str = "cmap", calibration: str = "paper", p_update: float = 0.3,
                  p_eye: float = 0.3, calibration_batch: int = 2048, groups: list[int] | None = None,
-                 momentum: float = 0.1) -> None:
+                 momentum: float = 0.1, then_whole: bool = False) -> None:
         super().__init__()
         pick(CORRELATIONS, correlation, "correlation map")
         if calibration not in CALIBRATIONS:
@@ -98,6 +106,9 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         if groups is not None and (not groups or any(not isinstance(g, int) or g < 1 for g in groups)):
             raise LicliError(f"local-inhibition groups must be a list of positive unit counts (got {groups})",
                              "pass e.g. groups=[728, 100]")
+        if not isinstance(then_whole, bool) or (then_whole and groups is None):
+            raise LicliError(f"local-inhibition then_whole must be true or false and needs groups (got {then_whole!r}, "
+                             f"groups {groups})", "pass e.g. groups=[728, 100], then_whole=true")
         if not 0 < momentum <= 1:
             raise LicliError(f"local-inhibition momentum must be in (0, 1] (got {momentum})", "pass e.g. momentum=0.1")
         self.correlation = correlation
@@ -107,8 +118,13 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         self.calibration_batch = calibration_batch
         self.groups = list(groups) if groups is not None else None
         self.momentum = float(momentum)
+        self.then_whole = then_whole
         self.slot_name = "local-inhibition"
+        self.identity = False
+        """Set by :func:`identity_maps`: forwards use C = I (no inhibition) while it is true."""
         self.register_buffer("correlation_map", UninitializedBuffer())
+        if then_whole:
+            self.register_buffer("whole_map", UninitializedBuffer())
         self.register_buffer("flashing", torch.zeros((), dtype=torch.bool))
         if calibration == "online":
             self.register_buffer("running_mean", UninitializedBuffer(dtype=torch.float64))
@@ -129,8 +145,10 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
             raise LicliError(f"local-inhibition groups {self.groups} sum to {sum(self.groups)} but the layer has "
                              f"{units} units", "make the group sizes add up to the layer width")
         with torch.no_grad():
-            self.correlation_map.materialize((units, units), device=x.device, dtype=x.dtype)
-            self.correlation_map.copy_(torch.eye(units, device=x.device, dtype=x.dtype))
+            for name in ("correlation_map", "whole_map") if self.then_whole else ("correlation_map",):
+                buffer = getattr(self, name)
+                buffer.materialize((units, units), device=x.device, dtype=x.dtype)
+                buffer.copy_(torch.eye(units, device=x.device, dtype=x.dtype))
             if self.calibration == "online":
                 for name, shape in (("running_mean", (units,)), ("running_outer", (units, units))):
                     buffer = getattr(self, name)
@@ -142,9 +160,13 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         if self._recording is not None:  # a calibration pass: record pre-inhibition activations, no inhibition
             self._recording.add(units)
             return x
+        if self.identity:  # ι(z, I) = z for z ≥ 0
+            return x
         if self.training and self.calibration == "online":
             self._track(units)
         inhibited = weighted_inhibition(units, self.correlation_map.to(units.dtype))
+        if self.then_whole:
+            inhibited = weighted_inhibition(inhibited, self.whole_map.to(units.dtype))
         out = from_units(torch.where(self.flashing, units, inhibited) if self.training else inhibited, x)
         if self.training:
             self.statistics.update(out)
@@ -168,6 +190,8 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
             self.flashing.fill_(True)
             return
         new = pick(CORRELATIONS, self.correlation, "correlation map")(mean, outer)
+        if self.then_whole:
+            self.whole_map.copy_(new.to(self.whole_map.dtype))
         if self.groups is not None:
             new = new * group_mask(self.groups, new.device)
         self.correlation_map.copy_(new.to(self.correlation_map.dtype))
@@ -200,7 +224,21 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
     def extra_repr(self) -> str:
         return (f"correlation={self.correlation!r}, calibration={self.calibration!r}, p_update={self.p_update}, "
                 f"p_eye={self.p_eye}, calibration_batch={self.calibration_batch}, groups={self.groups}, "
-                f"momentum={self.momentum}")
+                f"momentum={self.momentum}, then_whole={self.then_whole}")
+
+
+@contextmanager
+def identity_maps(model: nn.Module) -> Iterator[int]:
+    """Within the block every LI layer of ``model`` forwards with C = I (no inhibition); yields how many
+    layers that affects. The calibrated maps are untouched."""
+    layers = [m for m in model.modules() if isinstance(m, LocalInhibition)]
+    for layer in layers:
+        layer.identity = True
+    try:
+        yield len(layers)
+    finally:
+        for layer in layers:
+            layer.identity = False
 
 
 @torch.no_grad()
