@@ -27,10 +27,13 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist-mini", choices=["mnist-mini", "mnist"])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--candidates", default=",".join(f"{o}:{lr}:{m}" for o, lr, m in CANDIDATES),
+                        help="optimizer:lr:momentum, comma-separated")
     args = parser.parse_args()
+    candidates = [(o, float(lr), float(m)) for o, lr, m in (c.split(":") for c in args.candidates.split(","))]
     base = load_dataset(args.dataset)
     rows, curves = [], []
-    for optimizer, lr, momentum in CANDIDATES:
+    for optimizer, lr, momentum in candidates:
         began = time.perf_counter()
         config = OracleConfig(methods=("erm",), seeds=(args.seed,), epochs=args.epochs, optimizer=optimizer, lr=lr,
                               momentum=momentum)
@@ -44,7 +47,9 @@ def main() -> None:
                      "erm_follows_oracle": checks.loc["ERM follows the oracle", "measured"],
                      "erm_permuted_accuracy": erm["permuted_accuracy"], "erm_zeroed_accuracy": erm["zeroed_accuracy"],
                      "valid": report.protocol_valid, "seconds": time.perf_counter() - began})
-        curves.append(control[["epoch", "zeroed_accuracy"]].assign(optimizer=optimizer, lr=lr, momentum=momentum))
+        erm_curve = report.curves[report.curves["method"] == "erm"].set_index("epoch")["permuted_accuracy"]
+        curves.append(control[["epoch", "zeroed_accuracy"]].assign(erm_permuted_accuracy=erm_curve.to_numpy(),
+                                                                   optimizer=optimizer, lr=lr, momentum=momentum))
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(rows).to_string(index=False))

@@ -26,18 +26,27 @@ def _save(figure: plt.Figure, path: Path) -> Path:
 
 
 def accuracy_curves(curves: pd.DataFrame, baseline: float, path: Path) -> Path:
-    """Per-epoch train and permuted-oracle test accuracy per method (mean over seeds; Fig. 4.1, 4.3)."""
-    mean = curves.groupby(["method", "epoch"], sort=False)[["train_accuracy", "permuted_accuracy"]].mean()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for method, frame in mean.groupby(level="method", sort=False):
+    """Per-epoch accuracy per method (mean over seeds; Fig. 4.1, 4.3): train (true oracle), test with the
+    permuted oracle (dashed: Local Inhibition scored with C = I) and test with the oracle zeroed (does the
+    image path learn?)."""
+    columns = ["train_accuracy", "permuted_accuracy", "permuted_accuracy_identity", "zeroed_accuracy"]
+    mean = curves.groupby(["method", "epoch"], sort=False)[columns].mean()
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4), sharex=True)
+    for index, (method, frame) in enumerate(mean.groupby(level="method", sort=False)):
         epochs = frame.index.get_level_values("epoch")
-        left.plot(epochs, 100 * frame["train_accuracy"], marker="o", label=method)
-        right.plot(epochs, 100 * frame["permuted_accuracy"], marker="o", label=method)
-    right.axhline(100 * baseline, color="black", linestyle="--", label="1* (majority class)")
-    for axis, title in ((left, "train accuracy (true oracle)"), (right, "test accuracy (permuted oracle)")):
+        colour = f"C{index}"
+        axes[0].plot(epochs, 100 * frame["train_accuracy"], marker="o", color=colour, label=method)
+        axes[1].plot(epochs, 100 * frame["permuted_accuracy"], marker="o", color=colour, label=method)
+        if frame["permuted_accuracy_identity"].notna().any():
+            axes[1].plot(epochs, 100 * frame["permuted_accuracy_identity"], linestyle="--", color=colour,
+                         label=f"{method} (C = I)")
+        axes[2].plot(epochs, 100 * frame["zeroed_accuracy"], marker="o", color=colour, label=method)
+    axes[1].axhline(100 * baseline, color="black", linestyle=":", label="1* (majority class)")
+    titles = ("train accuracy (true oracle)", "test accuracy (permuted oracle)", "test accuracy (oracle zeroed)")
+    for axis, title in zip(axes, titles):
         axis.set(xlabel="epoch", ylabel="accuracy %", title=title)
         axis.grid(alpha=0.3)
-    right.legend(fontsize="small")
+    axes[1].legend(fontsize="small")
     return _save(figure, path)
 
 

@@ -236,3 +236,46 @@ def test_mixed_calibrations_switch_off_every_layer_during_the_calibration_pass()
     assert torch.allclose(paper.correlation_map, correlation_map(second.double()).float(), atol=1e-6)
     expected = CORRELATIONS["cmap"](online.running_mean, online.running_outer)
     assert torch.allclose(online.correlation_map.double(), expected)
+
+
+def test_then_whole_inhibits_each_group_then_the_whole_with_one_calibration():
+    """Fig. 4.5's second reading: ι(ι(z, C ⊙ blocks), C), both maps from the same uninhibited calibration batch
+    (checked against the correlation map computed directly from the activations)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 6), nn.Sigmoid(),
+                          LocalInhibition(groups=[4, 2], then_whole=True, p_update=1.0, p_eye=0.0, calibration_batch=40))
+    model(torch.rand(2, 1, 4, 4))
+    context = _context(model)
+    replay = torch.Generator().set_state(context.generator.get_state())
+    _step(model, context)
+    torch.rand(2, generator=replay)
+    images = StepContext(model, 0, 0, context.train, replay).sample_images(40)
+    with torch.no_grad():
+        z = torch.sigmoid(model[1](images.flatten(1)))
+    full = correlation_map(z.double()).float()
+    blocks = torch.block_diag(torch.ones(4, 4), torch.ones(2, 2))
+    layer = model[3]
+    assert torch.allclose(layer.whole_map, full, atol=1e-6)
+    assert torch.allclose(layer.correlation_map, full * blocks, atol=1e-6)
+    expected = weighted_inhibition(weighted_inhibition(z, full * blocks), full)
+    assert torch.allclose(layer.eval()(z), expected, atol=1e-6)
+
+
+def test_then_whole_needs_groups():
+    with pytest.raises(LicliError, match="then_whole"):
+        LocalInhibition(then_whole=True)
+
+
+def test_identity_maps_scores_without_inhibition_and_keeps_the_calibrated_maps():
+    from licli.mechanisms.inhibition import identity_maps
+
+    model = _model()
+    model(torch.rand(2, 1, 4, 4))
+    model[3].correlation_map.fill_(0.5)
+    model.eval()
+    x = torch.rand(3, 1, 4, 4)
+    with identity_maps(model) as layers, torch.no_grad():
+        plain = model[7](model[5](model[4](model[2](model[1](x.flatten(1))))))  # the same net with C = I
+        assert layers == 2 and torch.allclose(model(x), plain)
+    assert torch.equal(model[3].correlation_map, torch.full((6, 6), 0.5))
+    assert not torch.allclose(model(x), plain)
