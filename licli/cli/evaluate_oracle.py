@@ -63,7 +63,7 @@ def evaluate_oracle(
     batch_size: int = typer.Option(128, help="Training batch size."),
     optimizer: str = typer.Option("sgd", help="sgd or adam (the paper does not say; chosen by measurement, see "
                                   "docs/oracle-mnist.md)."),
-    lr: float = typer.Option(0.01, help="Learning rate."),
+    lr: float = typer.Option(0.05, help="Learning rate."),
     momentum: float = typer.Option(0.9, help="SGD momentum."),
     weight_decay: float = typer.Option(0.0, help="L2 weight decay (Fig. 4.1 used some with LI)."),
     li_calibration: str = typer.Option("paper", help="LI calibration: paper (Algorithm 1) or online (EMA)."),

@@ -1,5 +1,7 @@
 """The Oracle-MNIST benchmark: oracle-net, the method registry, ERM learning the oracle, the command."""
 
+import json
+import math
 from dataclasses import replace
 
 import pandas as pd
@@ -10,8 +12,9 @@ from licli.cli import app
 from licli.data import load_dataset
 from licli.data.oracle import pack, unpack, with_oracle
 from licli.errors import LicliError
-from licli.evaluations.oracle import (METHODS, Method, OracleConfig, OracleReport, ablate_architecture, paper_table,
-                                      run_benchmark, summarise, table_1_1, train_method)
+from licli.evaluations.oracle import (CONTROL, CURVE_COLUMNS, METHODS, Method, OracleConfig, OracleReport, ablate_architecture,
+                                      paper_table, run_benchmark, summarise, table_1_1, train_method,
+                                      validate_protocol, verdict)
 from licli.mechanisms import MECHANISMS, REGULARIZERS
 from licli.models import ModelSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS
@@ -99,7 +102,8 @@ def test_li_overrides_only_touch_parameters_the_method_sets():
 def test_erm_learns_the_oracle_and_fails_the_permuted_test():
     """The paper's Table 1.1 ERM row on a small seeded run: ~100% train, ~0% with a wrong oracle."""
     base = mini(2000, 500)
-    run = train_method("erm", base, OracleConfig(epochs=1, batch_size=32, lr=3e-3), seed=0, device=CPU)
+    run = train_method("erm", base, OracleConfig(epochs=1, batch_size=32, optimizer="adam", lr=3e-3), seed=0,
+                       device=CPU)
     assert run.row["train_accuracy"] >= 0.99
     assert run.row["permuted_accuracy"] <= 0.05
     assert run.row["true_oracle_accuracy"] >= 0.99
@@ -111,14 +115,11 @@ def test_table_1_1_puts_the_papers_numbers_beside_licli():
     paper = paper_table().set_index("method")
     assert paper.loc["erm", "train"] == 1.0 and paper.loc["erm", "test"] == 0.0
     assert paper.loc["majority", "test"] == pytest.approx(0.115)
-    runs = pd.DataFrame([{"method": "erm", "label": "ERM", "seed": s, "train_accuracy": 1.0,
-                          "permuted_accuracy": p, "true_oracle_accuracy": 1.0, "zeroed_accuracy": 0.1,
-                          "follows_oracle": 1.0, "oracle_weight_share": 0.5, "seconds_per_epoch": 1.0}
-                         for s, p in ((0, 0.0), (1, 0.2))])
+    runs = pd.DataFrame([_run("erm", s, permuted_accuracy=p) for s, p in ((0, 0.0), (1, 0.2))])
     summary = summarise(runs, baseline=0.1135)
     assert summary.loc[0, "permuted_accuracy"] == pytest.approx(0.1)
     assert summary.loc[0, "permuted_accuracy_std"] == pytest.approx(0.1)
-    assert not summary.loc[0, "success"]
+    assert summary.loc[0, "verdict"] == "not above baseline"
     report = OracleReport(summary, runs, pd.DataFrame(), pd.DataFrame(),
                           pd.DataFrame([{"method": "irm", "label": "IRM", "missing": "regularizer 'irm'"}]),
                           {"class": "1", "accuracy": 0.1135, "train_share": 0.1124}, {})
@@ -126,6 +127,65 @@ def test_table_1_1_puts_the_papers_numbers_beside_licli():
     assert list(table.index) == ["ERM", "IRM", "1* (always 1)"]
     assert table.loc["ERM", "paper_train"] == 1.0 and table.loc["IRM", "paper_test"] == 0.0
     assert table.loc["1* (always 1)", "licli_test"] == 0.1135
+    assert list(table["verdict"]) == ["not above baseline", "not available", "baseline"]
+
+
+def _run(method: str, seed: int = 0, **values) -> dict:
+    """One runs.csv row with neutral values (an ERM-like model that follows the oracle)."""
+    row = {"method": method, "label": method.upper(), "seed": seed, "train_accuracy": 1.0, "permuted_accuracy": 0.0,
+           "true_oracle_accuracy": 1.0, "zeroed_accuracy": 0.5, "permuted_accuracy_identity": float("nan"),
+           "zeroed_accuracy_identity": float("nan"), "follows_oracle": 1.0, "top_class_share": 0.12,
+           "oracle_weight_share": 0.5, "image_saturation_init": 0.0, "image_saturation_step1": 0.0,
+           "seconds_per_epoch": 1.0}
+    return {**row, **values}
+
+
+@pytest.mark.parametrize("permuted,top_share,valid,expected", [
+    (0.30, 0.2, True, "above baseline"), (0.30, 0.2, None, "above baseline"),
+    (0.05, 0.2, True, "not above baseline"), (0.1135, 0.2, True, "not above baseline"),
+    (0.1135, 1.0, True, "degenerate (one class)"), (0.30, 0.2, False, "protocol invalid")])
+def test_verdict_names_success_failure_collapse_and_an_invalid_protocol(permuted, top_share, valid, expected):
+    assert verdict(permuted, top_share, 0.1135, valid) == expected
+
+
+def test_protocol_is_valid_only_when_the_image_is_learnable_and_erm_follows_the_oracle():
+    control = pd.DataFrame([_run(CONTROL, zeroed_accuracy=0.98, image_saturation_step1=0.01)])
+    erm = pd.DataFrame([_run("erm", s, follows_oracle=f) for s, f in ((0, 1.0), (1, 0.9))])
+    checks = validate_protocol(control, erm, control_threshold=0.975, follow_threshold=0.9)
+    assert list(checks["passed"]) == [True, True] and checks["measured"].tolist() == pytest.approx([0.98, 0.95])
+    assert "after step 1 1%" in checks.loc[0, "evidence"] and checks.loc[1, "evidence"].startswith("2 seed(s)")
+    saturated = pd.DataFrame([_run(CONTROL, zeroed_accuracy=0.56, image_saturation_step1=0.98)])
+    checks = validate_protocol(saturated, erm, control_threshold=0.975, follow_threshold=0.9)
+    assert list(checks["passed"]) == [False, True] and "after step 1 98%" in checks.loc[0, "evidence"]
+    ignores = pd.DataFrame([_run("erm", follows_oracle=0.03)])
+    assert list(validate_protocol(control, ignores, control_threshold=0.975, follow_threshold=0.9)["passed"]) == [
+        True, False]
+
+
+def test_adam_1e3_saturates_the_image_layer_on_the_first_step_and_the_protocol_says_so():
+    """The issue's finding, kept as a regression test: Adam 1e-3 pushes ~98% of the 728 sigmoid image units out of
+    (0.02, 0.98) after one step, so the network without the oracle cannot learn the image; SGD 0.05 (the default)
+    keeps them alive."""
+    base = mini(1000, 200)
+    adam = run_benchmark(base, OracleConfig(epochs=1, optimizer="adam", lr=1e-3), device=CPU)
+    assert adam.protocol_valid is False
+    control = adam.protocol_runs.set_index("method").loc[CONTROL]
+    assert control["image_saturation_init"] < 0.05 and control["image_saturation_step1"] > 0.9
+    assert not adam.protocol.set_index("check").loc["image learnable without the oracle", "passed"]
+    assert adam.summary.loc[0, "verdict"] == "protocol invalid"
+    sgd = train_method(CONTROL, base, replace(OracleConfig(epochs=1)), 0, device=CPU)
+    assert sgd.row["image_saturation_step1"] < 0.05
+
+
+def test_identity_convention_is_reported_for_local_inhibition_only():
+    config = OracleConfig(methods=("erm", "li"), epochs=1, check_protocol=False, li_overrides={"calibration_batch": 64})
+    report = run_benchmark(mini(100, 20), config, device=CPU)
+    runs = report.runs.set_index("method")
+    assert math.isnan(runs.loc["erm", "permuted_accuracy_identity"])
+    assert 0 <= runs.loc["li", "permuted_accuracy_identity"] <= 1
+    assert report.curves.groupby("method")["zeroed_accuracy_identity"].apply(lambda c: c.notna().all()).to_dict() == {
+        "erm": False, "li": True}
+    assert report.protocol.empty and report.protocol_valid is None
 
 
 def test_missing_mechanisms_are_reported_unavailable(monkeypatch):
@@ -144,8 +204,9 @@ def test_architecture_ablation_covers_every_activation_oracle_path_and_pooling()
 
 
 SUMMARY_COLUMNS = ["method", "label", "seeds", "train_accuracy", "permuted_accuracy", "permuted_accuracy_std",
-                   "true_oracle_accuracy", "zeroed_accuracy", "follows_oracle", "oracle_weight_share",
-                   "seconds_per_epoch", "baseline", "success"]
+                   "true_oracle_accuracy", "zeroed_accuracy", "permuted_accuracy_identity", "zeroed_accuracy_identity",
+                   "follows_oracle", "top_class_share", "oracle_weight_share", "image_saturation_init",
+                   "image_saturation_step1", "seconds_per_epoch", "baseline", "verdict"]
 
 
 def test_command_writes_the_documented_csvs(runner, tmp_path, monkeypatch):
@@ -153,25 +214,32 @@ def test_command_writes_the_documented_csvs(runner, tmp_path, monkeypatch):
     result = runner.invoke(app, ["evaluate", "oracle", "--methods", "erm,li", "--epochs", "2", "--seeds", "0,1",
                                  "--calibration-batch", "64", "--heatmap-epochs", "2", "--size-sweep", "1",
                                  "--out", str(tmp_path), "--json"])
-    assert result.exit_code == 0, result.output
+    # 200 images for 2 epochs cannot teach the image: the protocol is invalid, said loudly, exit 1, files kept
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert "the Oracle-MNIST protocol is invalid" in lines[-1] and "image learnable without the oracle" in lines[-1]
     run = next((tmp_path / "evaluate-oracle").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["protocol_valid"] is False and manifest["exit_code"] == 1
+    protocol = pd.read_csv(run / "protocol.csv")
+    assert list(protocol["check"]) == ["image learnable without the oracle", "ERM follows the oracle"]
+    assert pd.read_csv(run / "protocol_runs.csv")["method"].tolist() == ["no-oracle"]  # ERM is among the methods
     summary = pd.read_csv(run / "methods.csv")
     assert list(summary.columns) == SUMMARY_COLUMNS and list(summary["method"]) == ["erm", "li"]
-    assert (summary["seeds"] == 2).all()
+    assert (summary["seeds"] == 2).all() and (summary["verdict"] == "protocol invalid").all()
     contract = pd.read_csv(run / "summary.csv", keep_default_na=False)
     tests = contract[contract["metric"] == "oracle_test_accuracy"]
     assert len(contract) == 2 * 2 * 2 and set(contract["setting"]) == {""}
     assert tests.groupby("model")["value"].mean().to_dict() == pytest.approx(
         summary.set_index("method")["permuted_accuracy"].to_dict())
     curves = pd.read_csv(run / "curves.csv")
-    assert list(curves.columns) == ["epoch", "train_loss", "train_accuracy", "permuted_accuracy",
-                                    "true_oracle_accuracy", "zeroed_accuracy", "seconds", "method", "seed"]
-    assert len(curves) == 2 * 2 * 2
+    assert list(curves.columns) == [*CURVE_COLUMNS, "method", "seed"]
+    assert len(curves) == (1 + 2 * 2) * 2  # the control, then 2 methods × 2 seeds, 2 epochs each
     predicted = pd.read_csv(run / "predicted_classes.csv")
     assert predicted.groupby(["method", "seed"])["count"].sum().eq(50).all()
     table = pd.read_csv(run / "table_1_1.csv")
     assert list(table.columns) == ["method", "paper_train", "paper_test", "licli_train", "licli_test",
-                                   "licli_test_std", "success"]
+                                   "licli_test_std", "licli_test_identity", "verdict"]
     sweep = pd.read_csv(run / "size_sweep.csv")
     assert list(sweep.columns) == ["copies", "oracle_inputs", "activation", "samples_to_follow",
                                    "final_follow_rate", "threshold"]
