@@ -42,7 +42,7 @@ def accuracy_curves(curves: pd.DataFrame, baseline: float, path: Path) -> Path:
                          label=f"{method} (C = I)")
         axes[2].plot(epochs, 100 * frame["zeroed_accuracy"], marker="o", color=colour, label=method)
     axes[1].axhline(100 * baseline, color="black", linestyle=":", label="1* (majority class)")
-    titles = ("train accuracy (true oracle)", "test accuracy (permuted oracle)", "test accuracy (oracle zeroed)")
+    titles = ("train accuracy", "test accuracy (permuted oracle)", "test accuracy (oracle zeroed)")
     for axis, title in zip(axes, titles):
         axis.set(xlabel="epoch", ylabel="accuracy %", title=title)
         axis.grid(alpha=0.3)
