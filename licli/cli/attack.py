@@ -57,8 +57,9 @@ def attack(
     options: RunOptions,
     sources: list[ModelSource],
     attacks: str = typer.Option("fgsm,pgd,pgd-t,square", help=f"Comma-separated, from: {', '.join(ATTACKS)}."),
-    norm: str = typer.Option("linf", help="linf or l2."),
-    eps: str = typer.Option("8/255", help="Budget ε in pixel units of [0, 1] images (fractions allowed)."),
+    norm: str = typer.Option("linf", help="linf or l2 (also Linf, L2)."),
+    eps: str = typer.Option("8/255", help="Budget ε in pixel units of [0, 1] images (fractions allowed; "
+                                          "a budget reaching every image must be written inf)."),
     steps: int = typer.Option(10, help="Iterations of PGD / APGD / FAB."),
     step_size: str = typer.Option("3/255", help="PGD step (clamped to ε)."),
     n_queries: int = typer.Option(5000, help="Queries of the Square attack."),

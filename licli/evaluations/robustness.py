@@ -22,7 +22,7 @@ from torch import nn
 from licli.attacks import ATTACKS
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
-from licli.attacks.threat import NORMS
+from licli.attacks.threat import canonical_norm, check_budget
 from licli.data import Split
 from licli.errors import LicliError
 from licli.evaluations.degenerate import Degeneracy, degeneracy
@@ -58,10 +58,10 @@ class AttackSettings:
         for name in self.attacks:
             pick(ATTACKS, name, "attack")
         pick(TARGETS, self.target_rule, "target rule")
-        if self.norm not in NORMS:
-            raise LicliError(f"unknown norm {self.norm!r}", f"choose one of: {', '.join(NORMS)}")
+        object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
             raise LicliError(f"ε must be ≥ 0 (got {self.eps})", "pass e.g. --eps 8/255")
+        check_budget(self.norm, self.eps)
         for flag, value in (("--steps", self.steps), ("--n-queries", self.n_queries),
                             ("--batch-size", self.batch_size)):
             if value < 1:
@@ -301,6 +301,8 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     ``degeneracy`` is judged on its clean predictions over all ``images``.
     """
     check_images(images, labels)
+    for eps in eps_values or [settings.eps]:
+        check_budget(settings.norm, eps, images[0].numel(), "--eps-sweep" if eps_values else "--eps")
     predicted = {label: predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
                  for label, model in models.items()}
     verdicts = {label: degeneracy(predicted[label], labels, class_count(model, images))

@@ -106,6 +106,9 @@ BAD = [
     (["--eps", "-1/255"], "--eps must be ≥ 0"),
     (["--eps", "eight"], "is not a number"),
     (["--norm", "l1"], "unknown norm"),
+    (["--eps", "8"], "--eps 8 in linf reaches every image"),
+    (["--eps-sweep", "0,8/255,2"], "--eps-sweep 2 in linf reaches every image"),
+    (["--norm", "L2", "--eps", "28"], "--eps 28 in l2 reaches every image"),
     (["--subset", "some"], "unknown subset"),
     (["--fail-on-masking"], "needs --masking-check"),
 ]
@@ -139,3 +142,10 @@ def test_an_untrained_model_is_marked_degenerate_everywhere(runner, tmp_path, ch
     assert manifest["attack"]["degeneracy"]["mlp"]["degenerate"] is True
     masking = pd.read_csv(folder / "masking.csv").set_index("check")
     assert masking.loc["degenerate-model", "verdict"] == "FAIL"
+
+
+def test_robustbench_norm_spellings_are_accepted(runner, tmp_path, checkpoint):
+    result = _run(runner, tmp_path, checkpoint, "--norm", "Linf", "--attacks", "fgsm", "--eps", "inf")
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(_folder(tmp_path) / "summary.csv")
+    assert "attack=fgsm;norm=linf;eps=inf" in set(summary["setting"])
