@@ -1,7 +1,10 @@
 """The threat model of an attack: norm, budget ε, and whether the attack aims at a target class.
 
 Budgets are in pixel units of images in [0, 1] (models normalise inside). NormOut §2.3.2 / Table 3.4
-uses ε = 8/255 in L∞; budgets are written as fractions (``8/255``), decimals, or ``inf``.
+uses ε = 8/255 in L∞; budgets are written as fractions (``8/255``), decimals, or ``inf``. Norms are
+``linf``/``l2``, also in RobustBench/AutoAttack's spelling (``Linf``, ``L2``). A finite budget that
+reaches every image of the box (ε ≥ 1 in L∞, ε ≥ √d in L2: ``--eps 8`` meant as 8/255) is refused
+(``check_budget``): an unbounded attack is asked for explicitly with ``inf``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,32 @@ import torch
 from licli.errors import LicliError
 
 NORMS = ("linf", "l2")
+
+
+def canonical_norm(norm: str) -> str:
+    """``linf``/``l2`` from any capitalisation (``Linf``, ``L2``: RobustBench and AutoAttack's spelling)."""
+    canonical = norm.strip().lower() if isinstance(norm, str) else norm
+    if canonical not in NORMS:
+        raise LicliError(f"unknown norm {norm!r}", f"choose one of: {', '.join(NORMS)} (or Linf, L2)")
+    return canonical
+
+
+def box_diameter(norm: str, pixels: int) -> float:
+    """The largest distance between two images in [0, 1]^d with d = ``pixels``: 1 in L∞, √d in L2."""
+    return 1.0 if canonical_norm(norm) == "linf" else math.sqrt(pixels)
+
+
+def check_budget(norm: str, eps: float, pixels: int | None = None, flag: str = "--eps") -> None:
+    """Refuse a finite ε that reaches every image (ε ≥ the box diameter): it is almost always a budget
+    written in 0–255 units (``8`` for ``8/255``). ``inf`` is the explicit way to ask for it. L2 needs
+    ``pixels`` (values per image); without it only L∞ is checked."""
+    if math.isinf(eps) or (pixels is None and canonical_norm(norm) != "linf"):
+        return
+    diameter = box_diameter(norm, pixels or 1)
+    if eps >= diameter:
+        raise LicliError(f"{flag} {eps:g} in {canonical_norm(norm)} reaches every image in [0, 1] "
+                         f"(the box's diameter is {diameter:.4g}); budgets are in [0, 1] pixel units",
+                         f"write e.g. {flag} {eps:g}/255, or {flag} inf for an unbounded attack")
 
 
 def parse_budget(text: str | float, flag: str = "--eps") -> float:
@@ -53,8 +82,7 @@ class Threat:
     targeted: bool = False
 
     def __post_init__(self) -> None:
-        if self.norm not in NORMS:
-            raise LicliError(f"unknown norm {self.norm!r}", f"choose one of: {', '.join(NORMS)}")
+        object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
             raise LicliError(f"ε must be ≥ 0 (got {self.eps})", "pass e.g. --eps 8/255")
 
@@ -63,5 +91,4 @@ class Threat:
 
         L∞ diameter is 1, L2 diameter is √d for d pixels per image; beyond it ε changes nothing.
         """
-        diameter = 1.0 if self.norm == "linf" else math.sqrt(x[0].numel())
-        return min(self.eps, diameter)
+        return min(self.eps, box_diameter(self.norm, x[0].numel()))

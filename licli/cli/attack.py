@@ -57,8 +57,9 @@ def attack(
     options: RunOptions,
     sources: list[ModelSource],
     attacks: str = typer.Option("fgsm,pgd,pgd-t,square", help=f"Comma-separated, from: {', '.join(ATTACKS)}."),
-    norm: str = typer.Option("linf", help="linf or l2."),
-    eps: str = typer.Option("8/255", help="Budget ε in pixel units of [0, 1] images (fractions allowed)."),
+    norm: str = typer.Option("linf", help="linf or l2 (also Linf, L2)."),
+    eps: str = typer.Option("8/255", help="Budget ε in pixel units of [0, 1] images (fractions allowed; "
+                                          "a budget reaching every image must be written inf)."),
     steps: int = typer.Option(10, help="Iterations of PGD / APGD / FAB."),
     step_size: str = typer.Option("3/255", help="PGD step (clamped to ε)."),
     n_queries: int = typer.Option(5000, help="Queries of the Square attack."),
@@ -100,14 +101,15 @@ def attack(
             "common_correct": result.common_correct, "split_size": len(test)}
         run.write_csv("samples.csv", result.samples)
         run.write_csv("attacks.csv", result.summary)
-        write_summary(run, with_identities(summary_rows(result.summary), run.manifest))
+        run.manifest["attack"]["degeneracy"] = {label: v.to_dict() for label, v in result.degeneracy.items()}
+        write_summary(run, with_identities(summary_rows(result.summary, result.degeneracy), run.manifest))
         if config.eps_sweep:
             robustness_curve(result.summary, run.file("sweep.png"), title=f"{data.name} · {norm}")
             run.manifest["files"]["sweep.png"] = {}
         masking = pd.DataFrame()
         if masking_check:
             masking = pd.concat([masking_report(models[label], test.images[chosen], test.labels[chosen], chosen,
-                                                settings).assign(model=label)
+                                                settings, model_degeneracy=result.degeneracy[label]).assign(model=label)
                                  for label, chosen in result.selected.items()], ignore_index=True)
             masking = masking[["model", *[c for c in masking.columns if c != "model"]]]
             run.write_csv("masking.csv", masking)
@@ -123,15 +125,20 @@ def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfi
     console = stdout()
     if json_output:
         console.print_json(frame_json(result.summary, run=path, common_correct=result.common_correct,
+                                      degeneracy={k: v.to_dict() for k, v in result.degeneracy.items()},
                                       masking=masking.to_dict(orient="records")))
         return
-    table = robustness_table(result.summary)
-    attacks = tuple(c for c in table.columns if c not in ("model", "eps"))
+    table = robustness_table(result.summary, result.degeneracy)
+    attacks = tuple(c for c in table.columns if c not in ("model", "model check", "eps"))
     counts = ", ".join(f"{label}: {len(chosen)}" for label, chosen in result.selected.items())
     caption = f"robust accuracy % · images attacked ({counts})"
     if config.common_correct:
         caption += f" · {result.common_correct} images all models classify correctly"
     console.print(frame_table(table, title=f"licli attack ({config.settings.norm})", percent_columns=attacks,
                               captions={"caption": caption}))
+    for label, verdict in result.degeneracy.items():
+        if verdict.degenerate:
+            console.print(f"{label}: {verdict.describe()} — its robust accuracy is no evidence of robustness",
+                          highlight=False)
     if len(masking):
         console.print(frame_table(masking[["model", "check", "verdict", "evidence"]], title="gradient-masking checks"))

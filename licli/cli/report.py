@@ -10,7 +10,7 @@ import typer
 from licli.cli.app import app
 from licli.errors import LicliError
 from licli.reporting import baseline as baselines
-from licli.reporting.compare import aggregate, metric_tables
+from licli.reporting.compare import aggregate, degenerate_models, metric_tables
 from licli.reporting.console import notice, stdout
 from licli.reporting.discovery import Discovery, RunFilter, discover
 from licli.reporting.document import Section, build_report, render_markdown
@@ -59,6 +59,9 @@ def _print(discovery: Discovery, aggregated: pd.DataFrame, diff: pd.DataFrame | 
     console = stdout()
     for metric, table in metric_tables(aggregated).items():
         console.print(frame_table(table, title=f"{metric} ({table.attrs['direction']} is better)"))
+    for model in sorted(degenerate_models(aggregated)):
+        console.print(f"{model}: DEGENERATE (one class or chance-level answers in some seed): its robustness "
+                      "numbers are no evidence of robustness", highlight=False)
     if diff is not None:
         console.print(frame_table(diff, title="against the baseline"))
     console.print(f"{len(discovery.runs)} run(s), {len(discovery.skipped)} skipped", highlight=False)

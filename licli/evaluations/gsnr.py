@@ -3,7 +3,9 @@
 
 The per-parameter sums Σᵢ gᵢ and Σᵢ gᵢ² are formed from each layer's inputs aᵢ and output gradients
 δᵢ = ∂ℓᵢ/∂outᵢ, caught by hooks in one forward and one ``autograd.grad`` pass (parameter ``.grad`` is
-never touched, so this can run inside a training loop):
+never touched, so this can run inside a training loop). The hooks hand the network a copy of each
+layer's output, so in-place operations after a layer (``nn.ReLU(inplace=True)`` in vgg16's classifier)
+cannot overwrite the tensor δ is taken against:
 - ``Linear`` on (B, in) inputs, closed form: Σ gᵢ = δᵀa, Σ gᵢ² = (δ²)ᵀ(a²); bias Σ δᵢ, Σ δᵢ².
 - ``Conv2d`` (groups = 1, zero padding) and ``Linear`` on (B, …, in) inputs: gᵢ = δᵢ · unfold(aᵢ)ᵀ per
   sample for this one layer, in chunks of ``chunk`` samples, then summed and squared-summed.
@@ -103,15 +105,22 @@ class Moments:
 
 @contextmanager
 def _captured(modules: dict[str, nn.Module]) -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """Record (input, output) of each module's forward; a module called twice is an error."""
+    """Record (input, output) of each module's forward; a module called twice is an error.
+
+    The rest of the network receives a copy of the output, so an in-place operation that follows
+    the layer (``nn.ReLU(inplace=True)``, ``out += identity``) changes the copy and not the recorded
+    tensor: the gradient taken with respect to the recorded one is ∂ℓ/∂(layer output), not ∂ℓ/∂(the
+    activation after it). The input is copied too, in case a later operation overwrites it.
+    """
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def hook_for(name: str):
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
             if name in seen:
                 raise LicliError(f"layer {name!r} is called more than once per forward",
                                  "GSNR hooks need each Linear/Conv2d used once")
-            seen[name] = (inputs[0].detach(), output)
+            seen[name] = (inputs[0].detach().clone(), output)
+            return output.clone()
         return hook
 
     handles = [module.register_forward_hook(hook_for(name)) for name, module in modules.items()]

@@ -4,6 +4,15 @@ Each check takes the evidence gathered on one model and returns a verdict PASS /
 numbers behind it. Checks are entries of ``MASKING_CHECKS`` (no dispatcher); a new check is one
 function and one registry line. Accuracies are measured on the images the model classifies
 correctly, so each accuracy is 1 − attack success rate.
+
+Every comparison between two attacks (checks 1, 2, 4, 5) is a paired test on per-image outcomes: the
+exact one-sided McNemar test (``licli.statistics.mcnemar_exact``) of "attack A leaves more images
+correct than attack B" on the images exactly one of them fools. It FAILs when p < ``ALPHA`` = 0.01,
+WARNs when A merely leaves more images than B (not significant), and PASSes otherwise; the evidence
+shows both counts and p. A one-image difference (p = 0.5) can therefore never fail a check, and a
+model must lose at least 7 images one way and none the other before a check can fail. Check 0 fails
+degenerate models (``licli.evaluations.degenerate``), which otherwise pass every other check trivially.
+docs/guards.md says what each check can and cannot catch.
 """
 
 from __future__ import annotations
@@ -22,11 +31,15 @@ from torch import nn
 from licli.attacks.autoattack import isolated_autoattack_checks
 from licli.attacks.runner import frozen
 from licli.attacks.threat import Threat
-from licli.evaluations.robustness import AttackSettings, attack_samples, attacked_view, predictions
+from licli.evaluations.degenerate import Degeneracy, degeneracy
+from licli.evaluations.robustness import (AttackSettings, attack_samples, attacked_view, check_images, class_count,
+                                          predictions)
+from licli.statistics import McNemar, mcnemar_exact
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-TOLERANCE = 0.01
-"""An accuracy gap larger than this fails a comparison check; a smaller positive gap warns."""
+ALPHA = 0.01
+"""A comparison check fails when its one-sided exact McNemar p-value is below this. Seven checks at
+0.01 keep the chance that a plain model fails any of them by luck under 7% (Bonferroni)."""
 EPS_FACTORS = (0.0, 0.25, 0.5, 1.0, 2.0)
 """Check 4 sweeps ε over these multiples of the chosen ε, scaling the PGD step with it."""
 RANDOM_DRAWS = 20
@@ -45,16 +58,23 @@ class Evidence:
     labels: torch.Tensor
     indices: torch.Tensor
     settings: AttackSettings
-    _accuracies: dict[tuple, float] = field(default_factory=dict)
+    degeneracy: Degeneracy | None = None
+    """The model's degeneracy on every image given to ``masking_report`` (not only the correct ones)."""
+    _survivors: dict[tuple, torch.Tensor] = field(default_factory=dict)
+
+    def survived(self, attack: str, eps: float | None = None, **overrides: object) -> torch.Tensor:
+        """Per image (CPU bool): still classified correctly after ``attack`` at ``eps`` (default: the
+        settings' ε) with settings ``overrides``."""
+        key = (attack, eps, tuple(sorted(overrides.items())))
+        if key not in self._survivors:
+            settings = replace(self.settings, attacks=(attack,), **overrides)
+            samples = attack_samples(self.model, self.images, self.labels, self.indices, settings, eps=eps)
+            self._survivors[key] = torch.as_tensor(~samples["success"].to_numpy())
+        return self._survivors[key]
 
     def accuracy(self, attack: str, eps: float | None = None, **overrides: object) -> float:
         """Robust accuracy of ``attack`` at ``eps`` (default: the settings' ε) with settings ``overrides``."""
-        key = (attack, eps, tuple(sorted(overrides.items())))
-        if key not in self._accuracies:
-            settings = replace(self.settings, attacks=(attack,), **overrides)
-            samples = attack_samples(self.model, self.images, self.labels, self.indices, settings, eps=eps)
-            self._accuracies[key] = float((~samples["success"]).mean())
-        return self._accuracies[key]
+        return float(self.survived(attack, eps, **overrides).double().mean())
 
     def floats(self) -> torch.Tensor:
         return self.images.float() / 255
@@ -65,23 +85,39 @@ class Finding:
     verdict: str
     value: float
     evidence: str
+    p_value: float = math.nan
+    """The one-sided exact McNemar p-value of a comparison check (NaN for the others)."""
 
 
-def _gap_verdict(gap: float) -> str:
-    return FAIL if gap > TOLERANCE else WARN if gap > 0 else PASS
+def paired_finding(stronger: torch.Tensor, weaker: torch.Tensor, names: tuple[str, str], summary: str) -> Finding:
+    """The verdict of "``names[0]`` leaves more images correct than ``names[1]``" (a red flag) from the
+    per-image survivors of each: FAIL if the one-sided exact McNemar p < ``ALPHA``, WARN if more images
+    survive only ``names[0]`` than only ``names[1]``, else PASS. ``value`` is the accuracy gap."""
+    test = mcnemar_exact(stronger, weaker, alternative="greater")
+    return _paired_verdict(test, float(stronger.double().mean() - weaker.double().mean()),
+                           f"{summary}; images surviving {test.describe(*names)}")
+
+
+def _paired_verdict(test: McNemar, gap: float, text: str, p_value: float | None = None) -> Finding:
+    p = test.p_value if p_value is None else p_value
+    verdict = FAIL if p < ALPHA else WARN if test.only_a > test.only_b else PASS
+    return Finding(verdict, gap, text, p)
 
 
 def single_step_beats_iterative(evidence: Evidence) -> Finding:
-    """Red flag 1: FGSM (one step) leaves lower accuracy than PGD (many steps)."""
-    fgsm, pgd = evidence.accuracy("fgsm"), evidence.accuracy("pgd")
-    return Finding(_gap_verdict(pgd - fgsm), pgd - fgsm, f"FGSM {fgsm:.2%} vs PGD {pgd:.2%}")
+    """Red flag 1: FGSM (one step) fools images PGD (many steps) does not, significantly more than the reverse."""
+    fgsm, pgd = evidence.survived("fgsm"), evidence.survived("pgd")
+    return paired_finding(pgd, fgsm, ("PGD", "FGSM"),
+                          f"FGSM {fgsm.double().mean():.2%} vs PGD {pgd.double().mean():.2%}")
 
 
 def black_box_beats_white_box(evidence: Evidence) -> Finding:
-    """Red flag 2: Square (black-box) leaves lower accuracy than the best white-box attack."""
-    square = evidence.accuracy("square")
-    white = min(evidence.accuracy("fgsm"), evidence.accuracy("pgd"))
-    return Finding(_gap_verdict(white - square), white - square, f"Square {square:.2%} vs white-box {white:.2%}")
+    """Red flag 2: Square (black-box) fools images that both white-box attacks (FGSM, PGD) leave
+    correct, significantly more often than the reverse."""
+    square = evidence.survived("square")
+    white = evidence.survived("fgsm") & evidence.survived("pgd")
+    return paired_finding(white, square, ("white-box", "Square"),
+                          f"Square {square.double().mean():.2%} vs white-box {white.double().mean():.2%}")
 
 
 def unbounded_attack_incomplete(evidence: Evidence) -> Finding:
@@ -92,20 +128,26 @@ def unbounded_attack_incomplete(evidence: Evidence) -> Finding:
 
 
 def accuracy_not_monotone_in_eps(evidence: Evidence) -> Finding:
-    """Red flag 4: PGD accuracy rises somewhere as ε grows (ε × 0, ¼, ½, 1, 2; step scaled with ε)."""
+    """Red flag 4: PGD accuracy rises as ε grows (ε × 0, ¼, ½, 1, 2; step scaled with ε): between two
+    consecutive budgets, the larger one leaves images correct that the smaller one fooled, significantly
+    more than the reverse. The smallest p over the 4 steps is multiplied by 4 (Bonferroni)."""
     eps, step = evidence.settings.eps, evidence.settings.step_size
-    curve = [evidence.accuracy("pgd", f * eps, step_size=max(f, 1e-12) * step) for f in EPS_FACTORS]
-    rise = max(later - earlier for earlier, later in zip(curve, curve[1:]))
-    points = ", ".join(f"{f:g}ε: {a:.2%}" for f, a in zip(EPS_FACTORS, curve))
-    return Finding(_gap_verdict(rise), rise, points)
+    curve = [evidence.survived("pgd", f * eps, step_size=max(f, 1e-12) * step) for f in EPS_FACTORS]
+    tests = [mcnemar_exact(later, earlier, alternative="greater") for earlier, later in zip(curve, curve[1:])]
+    worst = min(range(len(tests)), key=lambda i: (tests[i].p_value, -tests[i].only_a))
+    rise = max(float(later.double().mean() - earlier.double().mean()) for earlier, later in zip(curve, curve[1:]))
+    points = ", ".join(f"{f:g}ε: {a.double().mean():.2%}" for f, a in zip(EPS_FACTORS, curve))
+    text = (f"{points}; images surviving only {EPS_FACTORS[worst + 1]:g}ε {tests[worst].only_a}, only "
+            f"{EPS_FACTORS[worst]:g}ε {tests[worst].only_b} (exact McNemar p = {tests[worst].p_value:.3g}, "
+            f"×{len(tests)} Bonferroni)")
+    return _paired_verdict(tests[worst], rise, text, min(1.0, tests[worst].p_value * len(tests)))
 
 
 def random_noise_beats_pgd(evidence: Evidence) -> Finding:
-    """Red flag 5: uniform random points in the ε-ball fool images that PGD did not."""
+    """Red flag 5: uniform random points in the ε-ball fool images that PGD did not, significantly more
+    often than PGD fools images the random points did not."""
     settings = evidence.settings
-    pgd = attack_samples(evidence.model, evidence.images, evidence.labels, evidence.indices,
-                         replace(settings, attacks=("pgd",)))
-    survived = torch.as_tensor(~pgd["success"].to_numpy(), device=evidence.images.device)
+    survived = evidence.survived("pgd").to(evidence.images.device)
     x, y = evidence.floats(), evidence.labels
     eps = Threat(settings.norm, settings.eps).budget_for(x)
     generator = torch.Generator(device=x.device).manual_seed(settings.seed)
@@ -116,9 +158,9 @@ def random_noise_beats_pgd(evidence: Evidence) -> Finding:
             if settings.norm == "l2":
                 noise = noise / noise.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
             fooled |= view((x + eps * noise).clamp(0, 1)).argmax(1) != y
-    missed = int((fooled & survived).sum())
-    return Finding(FAIL if missed else PASS, missed / len(y),
-                   f"{missed} of {int(survived.sum())} images PGD left robust fall to {RANDOM_DRAWS} random draws")
+    return paired_finding(survived, ~fooled, ("PGD", f"{RANDOM_DRAWS} random draws"),
+                          f"{int((fooled & survived).sum())} of {int(survived.sum())} images PGD left robust "
+                          f"fall to {RANDOM_DRAWS} random draws")
 
 
 def shattered_gradients(evidence: Evidence) -> Finding:
@@ -151,10 +193,10 @@ def shattered_gradients(evidence: Evidence) -> Finding:
 
 
 def autoattack_flags(evidence: Evidence) -> Finding:
-    """Red flag 7: AutoAttack's own checks (randomness, probability outputs, dynamic defence, zero gradients,
-    Square beating the others), run with their global state isolated."""
+    """Red flag 7: AutoAttack's own checks (randomness, probability outputs, dynamic defence, zero
+    gradients), run with their global state isolated. Its Square-beats-the-others check
+    (``check_square_sr``, a 0.2% threshold on accuracies, no test) is left to check 2's paired test."""
     x, y = evidence.floats()[:250], evidence.labels[:250]
-    accuracies = {"clean": 1.0, **{name: evidence.accuracy(name) for name in ("fgsm", "pgd", "square")}}
     with attacked_view(evidence.model, evidence.settings.eot_samples) as view, frozen(view), \
             isolated_autoattack_checks() as caught:
         autoattack_checks.check_randomized(view, x, y, bs=len(x))
@@ -163,9 +205,17 @@ def autoattack_flags(evidence: Evidence) -> Finding:
         probe = x.clone().requires_grad_(True)
         gradient, = torch.autograd.grad(F.cross_entropy(view(probe), y), probe)
         autoattack_checks.check_zero_gradients(gradient)
-        autoattack_checks.check_square_sr(accuracies)
     messages = [str(w.message).split(" See ")[0] for w in caught]
     return Finding(FAIL if messages else PASS, len(messages), "; ".join(messages) or "no flags")
+
+
+def degenerate_model(evidence: Evidence) -> Finding:
+    """Check 0: a collapsed or chance-level model (``licli.evaluations.degenerate``) fails: attacks find
+    little to attack on it, so every other check would pass it trivially."""
+    verdict = evidence.degeneracy
+    if verdict is None:
+        return Finding(WARN, math.nan, "not judged (no degeneracy given)")
+    return Finding(FAIL if verdict.degenerate else PASS, verdict.top_class_share, verdict.describe())
 
 
 @dataclass(frozen=True)
@@ -175,6 +225,7 @@ class MaskingCheck:
 
 
 MASKING_CHECKS: dict[str, MaskingCheck] = {
+    "degenerate-model": MaskingCheck("one class or chance-level answers?", degenerate_model),
     "single-step-beats-iterative": MaskingCheck("FGSM accuracy < PGD accuracy?", single_step_beats_iterative),
     "black-box-beats-white-box": MaskingCheck("Square accuracy < white-box accuracy?", black_box_beats_white_box),
     "unbounded-attack-incomplete": MaskingCheck("unbounded PGD below 100% success?", unbounded_attack_incomplete),
@@ -186,18 +237,27 @@ MASKING_CHECKS: dict[str, MaskingCheck] = {
 
 
 def masking_report(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, checks: tuple[str, ...] = tuple(MASKING_CHECKS)) -> pd.DataFrame:
-    """Run the named checks on the images of ``images`` that ``model`` classifies correctly.
+                   settings: AttackSettings, *, checks: tuple[str, ...] = tuple(MASKING_CHECKS),
+                   model_degeneracy: Degeneracy | None = None) -> pd.DataFrame:
+    """Run the named checks on the images of ``images`` (uint8) that ``model`` classifies correctly.
 
-    One row per check: check, question, verdict, value, evidence, n (images used).
+    ``model_degeneracy`` (e.g. judged on a whole split by ``evaluate_robustness``) is what check 0
+    reports; by default it is judged on the clean predictions over ``images``.
+    One row per check: check, question, verdict, value, p_value, evidence, n (images used).
     """
-    correct = predictions(model, images, batch_size=settings.batch_size,
-                          eot_samples=settings.eot_samples) == labels
-    evidence = Evidence(model, images[correct], labels[correct], indices[correct.to(indices.device)], settings)
+    check_images(images, labels)
+    predicted = predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
+    if model_degeneracy is None:
+        model_degeneracy = degeneracy(predicted, labels, class_count(model, images))
+    correct = predicted == labels
+    evidence = Evidence(model, images[correct], labels[correct], indices[correct.to(indices.device)], settings,
+                        model_degeneracy)
     rows = []
     for name in checks:
         check = MASKING_CHECKS[name]
-        finding = check.run(evidence) if len(evidence.labels) else Finding(WARN, math.nan, "no correctly classified images")
+        finding = check.run(evidence) if len(evidence.labels) or name == "degenerate-model" \
+            else Finding(WARN, math.nan, "no correctly classified images")
         rows.append({"check": name, "question": check.question, "verdict": finding.verdict,
-                     "value": finding.value, "evidence": finding.evidence, "n": len(evidence.labels)})
+                     "value": finding.value, "p_value": finding.p_value, "evidence": finding.evidence,
+                     "n": len(evidence.labels)})
     return pd.DataFrame(rows)

@@ -2,7 +2,10 @@
 
 ``attack_samples`` gives one row per (attack, ε, image); ``summarise`` turns it into robust
 accuracy, attack success rate and target hit rate per attack, plus the per-sample worst case across
-attacks (a sample is robust only if it survives every attack, as AutoAttack reports it).
+attacks. An image is robust only if the model classifies it correctly clean *and* after every attack
+(the convention of AutoAttack and RobustBench): an attack that "fixes" a misclassified image does not
+make it robust. Every entry point takes images as uint8 0–255 tensors (N, C, H, W) and refuses others
+(``check_images``); attacks see them as floats in [0, 1].
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from torch import nn
 from licli.attacks import ATTACKS
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
-from licli.attacks.threat import NORMS
+from licli.attacks.threat import canonical_norm, check_budget
 from licli.data import Split
 from licli.errors import LicliError
+from licli.evaluations.degenerate import Degeneracy, degeneracy
 from licli.models.slots import model_slots
 from licli.registry import pick
 from licli.reporting.summary import setting
@@ -54,10 +58,10 @@ class AttackSettings:
         for name in self.attacks:
             pick(ATTACKS, name, "attack")
         pick(TARGETS, self.target_rule, "target rule")
-        if self.norm not in NORMS:
-            raise LicliError(f"unknown norm {self.norm!r}", f"choose one of: {', '.join(NORMS)}")
+        object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
             raise LicliError(f"ε must be ≥ 0 (got {self.eps})", "pass e.g. --eps 8/255")
+        check_budget(self.norm, self.eps)
         for flag, value in (("--steps", self.steps), ("--n-queries", self.n_queries),
                             ("--batch-size", self.batch_size)):
             if value < 1:
@@ -97,8 +101,32 @@ def attacked_view(model: nn.Module, eot_samples: int) -> Iterator[nn.Module]:
             yield model
 
 
+def check_images(images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    """Refuse anything but uint8 images (N, C, H, W) with one integer label each (LicliError).
+
+    Float tensors are refused rather than guessed at: a float [0, 1] batch read as 0–255 would be
+    near-black, one read the other way would be saturated, and both would give numbers silently.
+    """
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+        dtype = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        range_hint = ""
+        if isinstance(images, torch.Tensor) and images.is_floating_point() and images.numel():
+            low, high = images.min().item(), images.max().item()
+            range_hint = f" with values in [{low:.3g}, {high:.3g}]"
+        raise LicliError(f"images must be uint8 0–255 tensors (got {dtype}{range_hint})",
+                         "convert float [0, 1] images with (x * 255).round().to(torch.uint8)")
+    if images.dim() != 4:
+        raise LicliError(f"images must be shaped (N, C, H, W) (got {tuple(images.shape)})",
+                         "add the channel dimension, e.g. images.unsqueeze(1)")
+    if labels is not None and (labels.dtype.is_floating_point or labels.dtype == torch.bool
+                               or labels.shape != images.shape[:1]):
+        raise LicliError(f"labels must be one integer class per image (got {labels.dtype}, "
+                         f"shape {tuple(labels.shape)} for {len(images)} images)", "pass labels as a long tensor (N,)")
+
+
 def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_samples: int = 0) -> torch.Tensor:
     """Predicted classes for uint8 images (N, C, H, W) already on the model's device."""
+    check_images(images)
     with attacked_view(model, eot_samples) as view, torch.no_grad():
         return torch.cat([view(images[i:i + batch_size].float() / 255).argmax(1)
                           for i in range(0, len(images), batch_size)])
@@ -125,9 +153,11 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """One row per (attack, image): index, label, clean/adversarial prediction, target, norm, success.
 
     ``images`` are uint8 on the model's device; ``indices`` name the dataset rows they come from.
-    ``success`` means the adversarial image is misclassified; ``target_hit`` that it is the target.
+    ``success`` means the adversarial image is misclassified; ``robust`` that the model is right on
+    both the clean and the adversarial image; ``target_hit`` that the adversarial image is the target.
     Batch number b is attacked with seed ``settings.seed + b`` (same seed → same rows).
     """
+    check_images(images, labels)
     eps = settings.eps if eps is None else eps
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
@@ -152,6 +182,7 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     frame = pd.concat(frames, ignore_index=True)
     frame["target"] = frame["target"].astype("Int64").where(frame["target"] >= 0)
     frame["success"] = frame["adv_pred"] != frame["label"]
+    frame["robust"] = (frame["clean_pred"] == frame["label"]) & ~frame["success"]
     frame["target_hit"] = (frame["adv_pred"] == frame["target"]).astype("boolean")
     return frame
 
@@ -159,12 +190,14 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def summarise(samples: pd.DataFrame) -> pd.DataFrame:
     """Per (model, norm, ε, attack): n, clean and robust accuracy, attack success rate, target hit rate.
 
-    Attack success rate counts only images the model classified correctly before the attack.
+    Robust accuracy counts an image robust only if it is classified correctly clean and adversarially
+    (AutoAttack / RobustBench); attack success rate counts only images classified correctly clean.
     The ``worst-case`` row counts an image robust only if it survives every attack.
     """
     keys = [k for k in ("model", "norm", "eps") if k in samples.columns]
-    samples = samples.assign(clean_correct=samples["clean_pred"] == samples["label"],
-                             robust=samples["adv_pred"] == samples["label"])
+    clean_correct = samples["clean_pred"] == samples["label"]
+    samples = samples.assign(clean_correct=clean_correct,
+                             robust=clean_correct & (samples["adv_pred"] == samples["label"]))
     worst = (samples.groupby([*keys, "index"], sort=False)
              .agg(clean_correct=("clean_correct", "all"), robust=("robust", "all"),
                   perturbation_norm=("perturbation_norm", "max"))
@@ -181,14 +214,30 @@ def summarise(samples: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_rows(summary: pd.DataFrame) -> pd.DataFrame:
+DEGENERACY_SETTING = setting(images="split")
+"""The setting of the degeneracy rows: judged on every image of the split, not only the attacked ones."""
+
+
+def degeneracy_rows(model: str, verdict: Degeneracy) -> list[dict[str, object]]:
+    """The report contract's rows of one model's degeneracy: ``degenerate`` (1 or 0, lower is better),
+    ``top_class_share`` (lower) and ``prediction_entropy`` (higher), setting ``images=split``."""
+    return [{"model": model, "metric": metric, "setting": DEGENERACY_SETTING, "value": value, "direction": direction}
+            for metric, value, direction in (("degenerate", float(verdict.degenerate), "lower"),
+                                             ("top_class_share", verdict.top_class_share, "lower"),
+                                             ("prediction_entropy", verdict.prediction_entropy, "higher"))]
+
+
+def summary_rows(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] | None = None) -> pd.DataFrame:
     """The report contract's rows (docs/report-contract.md) of a ``summarise`` frame.
 
-    Per model: ``clean_accuracy`` on the attacked images (setting ``attack=none;eps=0``), then per
-    attack × norm × ε (the worst case included) ``robust_accuracy`` and ``attack_success_rate``.
+    Per model: its ``degeneracy_rows`` (when ``degeneracies`` has the model), ``clean_accuracy`` on the
+    attacked images (setting ``attack=none;eps=0``), then per attack × norm × ε (the worst case
+    included) ``robust_accuracy`` and ``attack_success_rate``.
     """
     rows = []
     for model, part in summary.groupby("model", sort=False):
+        if degeneracies and model in degeneracies:
+            rows += degeneracy_rows(model, degeneracies[model])
         rows.append({"model": model, "metric": "clean_accuracy", "setting": setting(attack="none", eps=0.0),
                      "value": part["clean_accuracy"].iloc[0]})
         for record in part.itertuples():
@@ -201,12 +250,23 @@ def summary_rows(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy."""
+DEGENERATE_MARK = "DEGENERATE"
+
+
+def robustness_table(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] | None = None) -> pd.DataFrame:
+    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy.
+
+    With ``degeneracies``, a ``model check`` column says ``DEGENERATE`` for degenerate models (their
+    robust accuracy is no evidence of robustness) and ``ok`` for the others.
+    """
     order = list(dict.fromkeys(summary["attack"]))
     table = summary.pivot_table(index=["model", "eps"], columns="attack", values="robust_accuracy", sort=False)
     clean = summary.groupby(["model", "eps"], sort=False)["clean_accuracy"].first()
-    return pd.concat([clean.rename("clean"), table[order]], axis=1).reset_index()
+    table = pd.concat([clean.rename("clean"), table[order]], axis=1).reset_index()
+    if degeneracies:
+        table.insert(1, "model check", [DEGENERATE_MARK if degeneracies.get(m) and degeneracies[m].degenerate
+                                        else "ok" for m in table["model"]])
+    return table
 
 
 @dataclass(frozen=True)
@@ -219,6 +279,16 @@ class RobustnessResult:
     """The dataset indices each model was attacked on."""
     common_correct: int
     """How many images of the split every model classifies correctly."""
+    degeneracy: dict[str, Degeneracy]
+    """Each model's degeneracy verdict on the clean predictions over every image given."""
+
+
+def class_count(model: nn.Module, images: torch.Tensor) -> int:
+    """The number of classes ``model`` scores (the width of its logits on one uint8 image)."""
+    check_images(images)
+    with kept_modes(model), torch.no_grad():
+        model.eval()
+        return int(model(images[:1].float() / 255).shape[1])
 
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
@@ -227,10 +297,17 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
-    attacks the first ``n`` images every model gets right (the same images for all).
+    attacks the first ``n`` images every model gets right (the same images for all). Each model's
+    ``degeneracy`` is judged on its clean predictions over all ``images``.
     """
-    correct = {label: predictions(model, images, batch_size=settings.batch_size,
-                                  eot_samples=settings.eot_samples) == labels for label, model in models.items()}
+    check_images(images, labels)
+    for eps in eps_values or [settings.eps]:
+        check_budget(settings.norm, eps, images[0].numel(), "--eps-sweep" if eps_values else "--eps")
+    predicted = {label: predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
+                 for label, model in models.items()}
+    verdicts = {label: degeneracy(predicted[label], labels, class_count(model, images))
+                for label, model in models.items()}
+    correct = {label: predicted[label] == labels for label in models}
     shared = select_indices(list(correct.values()), n=None, subset="correct")
     selected = {label: select_indices(list(correct.values()) if common_correct else [mask], n=n,
                                       subset="correct" if common_correct else subset)
@@ -243,7 +320,7 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
                           .assign(model=label))
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
-    return RobustnessResult(samples, summarise(samples), selected, len(shared))
+    return RobustnessResult(samples, summarise(samples), selected, len(shared), verdicts)
 
 
 def worst_case_accuracy(settings: AttackSettings, n: int | None = None) -> Callable[[nn.Module, Split], float]:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import LicliError
-from licli.reporting.summary import checkpoint_identity, recorded_identity, setting
+from licli.reporting.summary import checkpoint_identity, recorded_identity, recorded_training, setting, training_key
 
 Adapter = Callable[[Path, dict[str, Any]], pd.DataFrame]
 
@@ -41,6 +41,7 @@ def train_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     model, seed = (checkpoint_identity(folder / "model.json") if (folder / "model.json").exists()
                    else (str(config.get("model", "?")), manifest.get("seed")))
     dataset = config.get("dataset")
+    training = training_key(config)
     return pd.DataFrame([
         {"model": model, "metric": "clean_accuracy", "setting": setting(dataset=dataset, split="test"),
          "value": last["test_accuracy"], "seed": seed},
@@ -48,7 +49,7 @@ def train_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
          "value": last["train_accuracy"], "seed": seed},
         {"model": model, "metric": "test_loss", "setting": setting(dataset=dataset, split="test"),
          "value": last["test_loss"], "seed": seed},
-    ])
+    ]).assign(training=training)
 
 
 def evaluate_accuracy_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
@@ -57,11 +58,13 @@ def evaluate_accuracy_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFra
     rows = []
     for record in frame.to_dict(orient="records"):
         model, seed = recorded_identity(manifest, str(record["model"]))
+        training = recorded_training(manifest, str(record["model"]))
         where = setting(dataset=record["dataset"], split=record["split"])
         rows.append({"model": model, "metric": "clean_accuracy", "setting": where,
-                     "value": record["accuracy"], "seed": seed})
+                     "value": record["accuracy"], "seed": seed, "training": training})
         rows.append({"model": model, "metric": "test_loss" if record["split"] == "test" else "train_loss",
-                     "setting": where, "value": record["loss"], "direction": "lower", "seed": seed})
+                     "setting": where, "value": record["loss"], "direction": "lower", "seed": seed,
+                     "training": training})
     return pd.DataFrame(rows)
 
 

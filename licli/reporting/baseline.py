@@ -12,6 +12,12 @@ command line (per metric, then overall), else the entry's own, else the file's, 
 entry's ``direction`` is a regression; a baseline entry with no current value is ``missing`` (an
 evaluation that silently stopped reporting is a failure too). Better by more than the tolerance is
 ``improved`` (not a failure: refresh the baseline on purpose to lock it in).
+
+Like is compared with like: an entry written with a ``training`` configuration (see
+``licli.reporting.summary.training_key``) matches only current rows of the same model label trained
+the same way, whatever suffix the report gave them; a row of a model that is degenerate now
+(``licli.reporting.compare.degenerate_models``) is ``degenerate``, a failure, never ``ok`` or
+``improved``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import CheckFailed, LicliError
+from licli.reporting.compare import base_label, degenerate_models
 from licli.reporting.files import atomic_write_json
 from licli.reporting.summary import DIRECTIONS
 
@@ -33,7 +40,7 @@ FORMAT = "licli-baseline"
 VERSION = 1
 KEYS = ("model", "metric", "setting")
 DIFF_COLUMNS = ("status", "model", "metric", "setting", "direction", "baseline", "current", "delta", "allowed")
-FAILING = ("regressed", "missing")
+FAILING = ("regressed", "missing", "degenerate")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class Entry:
     value: float
     direction: str
     tolerance: Tolerance | None = None
+    training: str | None = None
+    """The training configuration the value was measured on (``training_key``), when recorded."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +110,11 @@ def parse_baseline(data: Any, source: str = "baseline") -> Baseline:
         if direction not in DIRECTIONS:
             raise LicliError(f"{where} direction {direction!r} is not one of {', '.join(DIRECTIONS)}", fix)
         tolerance = Tolerance.parse(item["tolerance"], where) if "tolerance" in item else None
+        training = item.get("training")
+        if training is not None and not isinstance(training, str):
+            raise LicliError(f"{where} training {training!r} is not a string", fix)
         entries.append(Entry(str(item["model"]), str(item["metric"]), str(item.get("setting", "")),
-                             float(value), direction, tolerance))
+                             float(value), direction, tolerance, training))
     default = Tolerance.parse(data["tolerance"], source) if "tolerance" in data else None
     return Baseline(tuple(entries), default, str(data.get("description", "")))
 
@@ -130,6 +142,8 @@ def baseline_document(aggregated: pd.DataFrame, tolerance: Tolerance, descriptio
                  "value": float(row.mean), "direction": row.direction}
         if per_metric and row.metric in per_metric:
             entry["tolerance"] = per_metric[row.metric].__dict__
+        if isinstance(getattr(row, "training", None), str):
+            entry["training"] = row.training
         entries.append(entry)
     return {"format": FORMAT, "version": VERSION, "description": description,
             "tolerance": tolerance.__dict__, "entries": entries}
@@ -151,9 +165,15 @@ def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance |
     ``per_metric`` > ``tolerance`` > the entry's > the file's > ``DEFAULT_TOLERANCE``.
     """
     current = {(r.model, r.metric, r.setting): float(r.mean) for r in aggregated.itertuples(index=False)}
+    trained = {(base_label(r.model), r.training, r.metric, r.setting): r.model
+               for r in aggregated.itertuples(index=False) if isinstance(getattr(r, "training", None), str)}
+    degenerate = degenerate_models(aggregated)
     rows = []
     for entry in baseline.entries:
-        key = (entry.model, entry.metric, entry.setting)
+        model = entry.model
+        if entry.training is not None:
+            model = trained.get((base_label(entry.model), entry.training, entry.metric, entry.setting), "")
+        key = (model, entry.metric, entry.setting)
         chosen = ((per_metric or {}).get(entry.metric) or tolerance or entry.tolerance or baseline.tolerance
                   or DEFAULT_TOLERANCE)
         allowed = chosen.allowed(entry.value)
@@ -162,6 +182,8 @@ def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance |
         gain = sign * (value - entry.value)
         if math.isnan(value):
             status = "missing"
+        elif model in degenerate:
+            status = "degenerate"
         elif gain < -allowed:
             status = "regressed"
         elif gain > allowed:
@@ -173,7 +195,7 @@ def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance |
                      "delta": value - entry.value, "allowed": allowed})
     directions = {(r.model, r.metric, r.setting): r.direction for r in aggregated.itertuples(index=False)}
     for key, value in current.items():
-        rows.append({"status": "new", **dict(zip(KEYS, key)), "direction": directions[key],
+        rows.append({"status": "new, degenerate" if key[0] in degenerate else "new", **dict(zip(KEYS, key)), "direction": directions[key],
                      "baseline": math.nan, "current": value, "delta": math.nan, "allowed": math.nan})
     return pd.DataFrame(rows, columns=list(DIFF_COLUMNS))
 
@@ -185,6 +207,9 @@ def describe_failures(diff: pd.DataFrame) -> list[str]:
         name = f"{row.model} {row.metric}" + (f" [{row.setting}]" if row.setting else "")
         if row.status == "missing":
             phrases.append(f"{name} is missing (baseline {row.baseline:.4g})")
+        elif row.status == "degenerate":
+            phrases.append(f"{name} = {row.current:.4g} comes from a degenerate model (one class or chance-level "
+                           "answers): not evidence of robustness")
         else:
             phrases.append(f"{name} = {row.current:.4g}, baseline {row.baseline:.4g} "
                            f"({row.direction} is better, allowed drift {row.allowed:.3g})")

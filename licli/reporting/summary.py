@@ -25,7 +25,7 @@ from licli.errors import LicliError
 
 SUMMARY_FILE = "summary.csv"
 REQUIRED_COLUMNS = ("model", "metric", "setting", "value")
-COLUMNS = (*REQUIRED_COLUMNS, "direction", "seed")
+COLUMNS = (*REQUIRED_COLUMNS, "direction", "seed", "training")
 DIRECTIONS = ("higher", "lower")
 
 METRIC_DIRECTIONS: dict[str, str] = {
@@ -43,6 +43,9 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "mean_iou": "higher",
     "oracle_train_accuracy": "higher",
     "oracle_test_accuracy": "higher",
+    "degenerate": "lower",
+    "top_class_share": "lower",
+    "prediction_entropy": "higher",
 }
 """The metric names the evaluations share, with the direction in which a number is better. A
 ``direction`` column in ``summary.csv`` overrides this; metrics not listed default to ``higher``."""
@@ -74,6 +77,29 @@ def model_label(spec: Mapping[str, Any]) -> str:
     return label
 
 
+NOT_TRAINING = ("seed", "model", "mechanisms", "eval_batch_size")
+"""Training-configuration fields that do not make two runs different experiments: the seed (what
+"± std over seeds" averages), the architecture and mechanisms (already in the model label) and the
+evaluation batch size (it does not change the weights)."""
+
+
+def training_key(config: Mapping[str, Any] | None) -> str | None:
+    """The training configuration that makes a model what it is, as canonical JSON (``None`` when not
+    recorded): two runs are the same model only when their labels and these keys are equal."""
+    if not config:
+        return None
+    kept = {key: value for key, value in config.items() if key not in NOT_TRAINING}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def checkpoint_training(metadata_path: str | Path) -> str | None:
+    """``training_key`` of the configuration a licli checkpoint was trained with (``None`` if absent)."""
+    try:
+        return training_key(json.loads(Path(metadata_path).read_text()).get("config"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
     """(model label, training seed) of a licli checkpoint, read from its ``.json`` metadata."""
     meta = json.loads(Path(metadata_path).read_text())
@@ -93,12 +119,21 @@ def recorded_identity(manifest: Mapping[str, Any], label: str) -> tuple[str, int
         return label, None
 
 
+def recorded_training(manifest: Mapping[str, Any], label: str) -> str | None:
+    """``training_key`` of the checkpoint a run recorded as input ``<label>:metadata`` (``None`` if unknown)."""
+    recorded = (manifest.get("inputs") or {}).get(f"{label}:metadata") or {}
+    return checkpoint_training(recorded["path"]) if isinstance(recorded, Mapping) and "path" in recorded else None
+
+
 def with_identities(rows: pd.DataFrame, manifest: Mapping[str, Any]) -> pd.DataFrame:
     """``rows`` whose ``model`` column holds display labels, with each label replaced by the model's
-    identity and the ``seed`` column set to its training seed (``recorded_identity``)."""
+    identity, the ``seed`` column set to its training seed (``recorded_identity``) and the ``training``
+    column to its training configuration (``recorded_training``)."""
     identities = {label: recorded_identity(manifest, label) for label in rows["model"].unique()}
+    trainings = {label: recorded_training(manifest, label) for label in rows["model"].unique()}
     return rows.assign(model=[identities[label][0] for label in rows["model"]],
-                       seed=[identities[label][1] for label in rows["model"]])
+                       seed=[identities[label][1] for label in rows["model"]],
+                       training=[trainings[label] for label in rows["model"]])
 
 
 def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -131,13 +166,17 @@ def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFr
         frame["seed"] = None
     frame["seed"] = [None if s is None or (isinstance(s, float) and math.isnan(s)) else int(s)
                      for s in frame["seed"]]
+    if "training" not in frame.columns:
+        frame["training"] = None
+    frame["training"] = [t if isinstance(t, str) and t else None for t in frame["training"]]
     return frame[list(COLUMNS)].reset_index(drop=True)
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:
     """Read and validate a ``summary.csv`` (LicliError if it is not one)."""
     try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values={"value": [""], "seed": [""]})
+        frame = pd.read_csv(path, keep_default_na=False, na_values={"value": [""], "seed": [""]},
+                            dtype={"training": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise LicliError(f"{path} is not a readable CSV ({str(error).splitlines()[0]})",
                          "rewrite it with the columns of docs/report-contract.md") from None

@@ -13,10 +13,27 @@ from licli.cli import app
 from licli.models import ModelSpec, build_model
 
 
-def _checkpoint(path, zero: bool = False):
+def _trained_mlp():
+    """An mlp trained one epoch on 1,000 mnist-mini images (≈ 80% test accuracy: not degenerate)."""
+    from dataclasses import replace
+
+    from licli.config import TrainConfig
+    from licli.data import load_dataset
+    from licli.training import fit
+
+    data = load_dataset("mnist-mini")
+    data = replace(data, train=data.train.subset(torch.arange(1000)))
+    model, spec, _ = fit(TrainConfig(model="mlp", epochs=1, batch_size=32, model_options={"hidden": 16}), data,
+                         device=torch.device("cpu"))
+    return model.eval(), spec
+
+
+def _checkpoint(path, zero: bool = False, trained: bool = False):
     torch.manual_seed(0)
     spec = ModelSpec("mlp", 10, 1, (28, 28), {"hidden": 16})
     model = build_model(spec)
+    if trained:
+        model, spec = _trained_mlp()
     if zero:  # constant logits: every input gradient is zero, a masked model
         for parameter in model.parameters():
             parameter.data.zero_()
@@ -68,15 +85,15 @@ def test_same_seed_gives_identical_csvs(runner, tmp_path, checkpoint):
 
 @pytest.mark.parametrize("zero", [False, True], ids=["plain", "masked"])
 def test_masking_failure_exits_one_after_writing(runner, tmp_path, zero):
-    model = _checkpoint(tmp_path / "model.safetensors", zero=zero)
+    model = _checkpoint(tmp_path / "model.safetensors", zero=zero, trained=not zero)
     result = _run(runner, tmp_path, model, "--attacks", "fgsm", "--masking-check", "--fail-on-masking",
                   "--n-queries", "20")
     folder = _folder(tmp_path)
     masking = pd.read_csv(folder / "masking.csv")
-    assert len(masking) == 7
+    assert len(masking) == 8
     failed = masking[masking["verdict"] == "FAIL"]["check"]
     if zero:
-        assert {"unbounded-attack-incomplete", "autoattack-flags"} <= set(failed)
+        assert {"degenerate-model", "unbounded-attack-incomplete", "autoattack-flags"} <= set(failed)
         assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
         assert json.loads((folder / "manifest.json").read_text())["exit_code"] == 1
     else:
@@ -89,6 +106,9 @@ BAD = [
     (["--eps", "-1/255"], "--eps must be ≥ 0"),
     (["--eps", "eight"], "is not a number"),
     (["--norm", "l1"], "unknown norm"),
+    (["--eps", "8"], "--eps 8 in linf reaches every image"),
+    (["--eps-sweep", "0,8/255,2"], "--eps-sweep 2 in linf reaches every image"),
+    (["--norm", "L2", "--eps", "28"], "--eps 28 in l2 reaches every image"),
     (["--subset", "some"], "unknown subset"),
     (["--fail-on-masking"], "needs --masking-check"),
 ]
@@ -106,3 +126,26 @@ def test_missing_checkpoint_is_one_line(runner, tmp_path):
     result = _run(runner, tmp_path, tmp_path / "missing.safetensors")
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "checkpoint" in result.stderr
+
+
+def test_an_untrained_model_is_marked_degenerate_everywhere(runner, tmp_path, checkpoint):
+    """The random-weight mlp answers near chance: the table, summary.csv, the manifest and the masking
+    checks say so, and --fail-on-masking exits 1 (issue 14, item 1)."""
+    result = _run(runner, tmp_path, checkpoint, "--attacks", "fgsm", "--masking-check", "--fail-on-masking",
+                  "--n-queries", "20")
+    assert result.exit_code == 1 and "degenerate-model" in result.stderr
+    assert "DEGENERATE" in result.stdout and "no evidence of robustness" in result.stdout
+    folder = _folder(tmp_path)
+    summary = pd.read_csv(folder / "summary.csv").set_index("metric")
+    assert summary.loc["degenerate", "value"] == 1.0 and summary.loc["degenerate", "direction"] == "lower"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["attack"]["degeneracy"]["mlp"]["degenerate"] is True
+    masking = pd.read_csv(folder / "masking.csv").set_index("check")
+    assert masking.loc["degenerate-model", "verdict"] == "FAIL"
+
+
+def test_robustbench_norm_spellings_are_accepted(runner, tmp_path, checkpoint):
+    result = _run(runner, tmp_path, checkpoint, "--norm", "Linf", "--attacks", "fgsm", "--eps", "inf")
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(_folder(tmp_path) / "summary.csv")
+    assert "attack=fgsm;norm=linf;eps=inf" in set(summary["setting"])

@@ -66,3 +66,21 @@ def test_model_fisher_is_seeded_and_differs_from_empirical():
 def test_bad_config(bad):
     with pytest.raises(LicliError):
         fisher_rao.FisherRaoConfig(**bad)
+
+
+@pytest.mark.parametrize("inplace_model", ["linear", "conv"])
+def test_inplace_activations_equal_a_per_sample_autograd_loop(inplace_model):
+    """Issue 14 (GSNR's bug class): in-place ReLUs after Linear/Conv2d; the reference is one
+    ``torch.autograd.grad`` per sample on the module itself (no torch.func)."""
+    torch.manual_seed(4)
+    model = (nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.ReLU(inplace=True), nn.Linear(10, 3))
+             if inplace_model == "linear" else
+             nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(108, 3))).eval()
+    params = select_parameters(model, "all")
+    x, y = DATA.test.floats(), DATA.test.labels
+    derivatives = fisher_rao.directional_derivatives(model, params, x, y)
+    expected = []
+    for xi, yi in zip(x, y):
+        grads = torch.autograd.grad(F.cross_entropy(model(xi[None]), yi[None]), list(model.parameters()))
+        expected.append(sum((g * p).sum() for g, p in zip(grads, model.parameters())))
+    torch.testing.assert_close(derivatives, torch.stack(expected), rtol=1e-4, atol=1e-6)

@@ -93,3 +93,74 @@ def test_tracking_does_not_change_training():
         assert torch.equal(a, b)
     frame = tracker.frame()
     assert sorted(set(frame["step"])) == [0, 2, 4]  # 48 images, 3 steps per epoch and set(frame["epoch"]) == {1, 2}
+
+
+def _brute_force_moments(model, x, y):
+    """Σᵢ gᵢ and Σᵢ gᵢ² by one backward pass per sample (no hooks, no torch.func): the reference."""
+    first, second = {}, {}
+    params = {k: p for k, p in model.named_parameters() if p.requires_grad}
+    for xi, yi in zip(x, y):
+        loss = torch.nn.functional.cross_entropy(model(xi.unsqueeze(0)), yi.unsqueeze(0))
+        for (name, _), g in zip(params.items(), torch.autograd.grad(loss, list(params.values()))):
+            g = g.double()
+            first[name] = first.get(name, 0) + g
+            second[name] = second.get(name, 0) + g.square()
+    return first, second
+
+
+def _inplace_models():
+    torch.manual_seed(5)
+    return {
+        "linear-relu-inplace": nn.Sequential(nn.Flatten(), nn.Linear(64, 12), nn.ReLU(inplace=True),
+                                             nn.Linear(12, 3)),
+        "conv-relu-inplace": nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(inplace=True),
+                                           nn.Conv2d(4, 3, 3, stride=2), nn.ReLU(inplace=True), nn.Flatten(),
+                                           nn.Linear(27, 3)),
+        "residual-add-inplace": _ResidualInplace(),
+    }
+
+
+class _ResidualInplace(nn.Module):
+    """``out += identity`` after a convolution (torchvision's ResNet block pattern)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        self.head = nn.Linear(64, 3)
+
+    def forward(self, x):
+        out = self.conv(x)
+        out += x
+        return self.head(torch.relu_(out).flatten(1))
+
+
+@pytest.mark.parametrize("name", sorted(_inplace_models()))
+def test_moments_after_inplace_operations_equal_brute_force(name):
+    """Issue 14: with nn.ReLU(inplace=True) after a layer, the hooked output held the post-ReLU value."""
+    model = _inplace_models()[name].eval()
+    x, y = DATA.train.floats()[:24], DATA.train.labels[:24]
+    moments = gsnr.Moments()
+    gsnr.accumulate_moments(model, x, y, moments, chunk=5)
+    first, second = _brute_force_moments(model, x, y)
+    for key in first:
+        torch.testing.assert_close(moments.first[key].double(), first[key], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(moments.second[key].double(), second[key], rtol=1e-5, atol=1e-9)
+
+
+def test_vgg16_classifier_head_equals_brute_force():
+    """licli's vgg16 (Linear → ReLU(inplace=True) in the classifier), small width and input."""
+    from licli.models import ModelSpec, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("vgg16", 3, 1, (32, 32), {"width": 16})).eval()
+    for parameter in model[1].features.parameters():  # the head only: keeps the test fast
+        parameter.requires_grad_(False)
+    x, y = torch.rand(4, 1, 32, 32), torch.tensor([0, 1, 2, 1])
+    moments = gsnr.Moments()
+    gsnr.accumulate_moments(model, x, y, moments, chunk=4)
+    first, second = _brute_force_moments(model, x, y)
+    linear = [key for key in first if key in moments.method and moments.method[key] == "closed-form linear"]
+    assert len(linear) == 6 == len(first) == len(moments.first)
+    for key in first:
+        torch.testing.assert_close(moments.first[key].double(), first[key], rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(moments.second[key].double(), second[key], rtol=1e-4, atol=1e-9)

@@ -64,3 +64,19 @@ def test_hutchinson_converges_to_exact_trace():
 def test_bad_config(bad):
     with pytest.raises(LicliError):
         hessian.HessianConfig(**bad)
+
+
+def test_inplace_activations_equal_double_backward():
+    """Issue 14 (GSNR's bug class): Hv on a model with nn.ReLU(inplace=True) after Linear and Conv2d
+    layers equals double backpropagation through the module itself (no torch.func)."""
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(18, 5),
+                          nn.ReLU(inplace=True), nn.Linear(5, 3)).eval()
+    params = select_parameters(model, "all")
+    v = {k: torch.randn(p.shape) for k, p in params.items()}
+    hv = hessian.hessian_vector_product(model, params, DATA.test, v, device=CPU, batch_size=10)
+    x, y = DATA.test.floats(), DATA.test.labels
+    gradient = torch.autograd.grad(F.cross_entropy(model(x), y), list(model.parameters()), create_graph=True)
+    expected = torch.autograd.grad(sum((g * t).sum() for g, t in zip(gradient, v.values())), list(model.parameters()))
+    for (name, got), want in zip(hv.items(), expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from licli.evaluations.robustness import (WORST_CASE, AttackSettings, attacked_view, evaluate_robustness,
-                                          robustness_table, summarise)
+from licli.errors import LicliError
+from licli.evaluations.robustness import (WORST_CASE, AttackSettings, attack_samples, attacked_view,
+                                          evaluate_robustness, predictions, robustness_table, summarise, summary_rows)
 from licli.models.slots import Slot
 from licli.reporting.plots import robustness_curve
 from tests.attacks.toy_models import CentroidModel, FirstPixel
@@ -45,7 +46,8 @@ def test_summary_rates_and_worst_case(data):
         assert worst <= part[part["attack"] != WORST_CASE]["robust_accuracy"].min()
         samples = result.samples[result.samples["model"] == model]
         robust_everywhere = samples.groupby("index").apply(
-            lambda g: bool((g["adv_pred"] == g["label"]).all()), include_groups=False)
+            lambda g: bool(((g["adv_pred"] == g["label"]) & (g["clean_pred"] == g["label"])).all()),
+            include_groups=False)
         assert worst == pytest.approx(robust_everywhere.mean())
     targeted = summary[summary["attack"] == "pgd-t"]["target_hit_rate"]
     assert targeted.notna().all() and summary[summary["attack"] == "pgd"]["target_hit_rate"].isna().all()
@@ -113,3 +115,75 @@ def test_summarise_counts_target_hits():
     row = summarise(samples).iloc[0]
     assert row["clean_accuracy"] == 0.75 and row["robust_accuracy"] == 0.25
     assert row["attack_success_rate"] == pytest.approx(2 / 3) and row["target_hit_rate"] == 0.25
+
+
+def test_an_image_the_attack_fixes_is_not_robust():
+    """AutoAttack / RobustBench: robust = right on the clean image and on every adversarial one (issue 14)."""
+    samples = pd.DataFrame({"attack": ["pgd-t", "pgd-t", "fgsm", "fgsm"], "norm": "linf", "eps": 0.1,
+                            "index": [0, 1, 0, 1], "label": [0, 1, 0, 1], "clean_pred": [2, 1, 2, 1],
+                            "adv_pred": [0, 1, 0, 1], "target": pd.array([3, 3, None, None], dtype="Int64"),
+                            "perturbation_norm": 0.1})
+    samples["success"] = samples["adv_pred"] != samples["label"]
+    samples["target_hit"] = (samples["adv_pred"] == samples["target"]).astype("boolean")
+    summary = summarise(samples).set_index("attack")
+    assert summary.loc["pgd-t", "robust_accuracy"] == 0.5  # image 0 was wrong clean: not robust
+    assert summary.loc[WORST_CASE, "robust_accuracy"] == 0.5
+
+
+def test_robust_accuracy_equals_pyautoattack(data):
+    """licli's APGD-CE robust accuracy equals AutoAttack's own on the same model, images and seed."""
+    from pyautoattack import AutoAttack
+
+    from licli.attacks.autoattack import isolated_autoattack_checks
+
+    model = FirstPixel(CentroidModel(4)).eval()
+    settings = AttackSettings(attacks=("apgd-ce",), eps=0.1, steps=20, batch_size=len(data))
+    result = evaluate_robustness({"m": model}, data.images, data.labels, settings)
+    x = data.images.float() / 255
+    ensemble = AutoAttack(model, norm="Linf", eps=0.1, seed=settings.seed, version="custom",
+                          attacks=["apgd-ce"], device=x.device)
+    ensemble.apgd.n_iter, ensemble.apgd.n_restarts = 20, 1
+    with isolated_autoattack_checks():
+        _, y_adv = ensemble.run_standard_evaluation(x, data.labels, batch_size=len(x))
+    expected = float((y_adv == data.labels).float().mean())
+    clean = float((model(x).argmax(1) == data.labels).float().mean())
+    assert 0 < expected < clean  # the attack fooled some images and some images were wrong clean
+    worst = result.summary.set_index("attack").loc[WORST_CASE, "robust_accuracy"]
+    assert worst == pytest.approx(expected)
+
+
+def test_float_images_are_refused_at_every_entry_point(data):
+    """One convention (uint8 0–255) at every public entry point; float [0, 1] is not read as 0–255 (issue 14)."""
+    floats = data.images.float() / 255
+    model = CentroidModel(4)
+    indices = torch.arange(len(data))
+    for call in (lambda: evaluate_robustness({"m": model}, floats, data.labels, SETTINGS),
+                 lambda: attack_samples(model, floats, data.labels, indices, SETTINGS),
+                 lambda: predictions(model, floats, batch_size=8)):
+        with pytest.raises(LicliError, match=r"uint8 0–255 tensors \(got torch.float32 with values in \[0"):
+            call()
+    with pytest.raises(LicliError, match="labels must be one integer class"):
+        evaluate_robustness({"m": model}, data.images, data.labels.float(), SETTINGS)
+
+
+def test_degenerate_models_are_marked_in_tables_and_summary_rows(data):
+    class Constant(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :4] * 0.01 + torch.tensor([0.0, 0.0, 5.0, 0.0])
+
+    result = evaluate_robustness({"centroid": CentroidModel(4), "constant": Constant()}, data.images, data.labels,
+                                 AttackSettings(attacks=("fgsm",), eps=0.1))
+    assert result.degeneracy["constant"].degenerate and not result.degeneracy["centroid"].degenerate
+    table = robustness_table(result.summary, result.degeneracy)
+    assert list(table["model check"]) == ["ok", "DEGENERATE"]
+    rows = summary_rows(result.summary, result.degeneracy).set_index(["model", "metric"])
+    assert rows.loc[("constant", "degenerate"), "value"] == 1.0 and rows.loc[("centroid", "degenerate"), "value"] == 0
+    assert rows.loc[("constant", "top_class_share"), "value"] == 1.0
+
+
+def test_budgets_that_reach_every_image_are_refused(data):
+    with pytest.raises(LicliError, match="--eps 8 in linf reaches every image"):
+        AttackSettings(eps=8)
+    assert AttackSettings(norm="Linf", eps=math.inf).norm == "linf" and AttackSettings(norm="L2").norm == "l2"
+    with pytest.raises(LicliError, match="--eps 8 in l2 reaches every image"):  # 8x8 images: diameter 8
+        evaluate_robustness({"m": CentroidModel(4)}, data.images, data.labels, AttackSettings(norm="l2", eps=8))
