@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import traceback
 from collections.abc import Iterator
@@ -146,7 +145,7 @@ def stop_interrupted(folder: RunFolder, resume: str | None) -> Interrupted:
     """Record an interrupted run: a folder this run created that holds nothing is removed; otherwise its
     manifest is marked ``interrupted``. Returns the error saying what was kept and how to resume."""
     if folder.created and not holds_results(folder.path):
-        shutil.rmtree(folder.path, ignore_errors=True)
+        folder.remove()
         return Interrupted("nothing was kept (the run had no results yet)")
     if not folder.in_use:
         return Interrupted("nothing was written")
@@ -181,7 +180,7 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     except BaseException as error:
         failure = write_failure(error, folder.path) if isinstance(error, OSError) else error
         if isinstance(failure, LicliError) and failure.exit_code == 2 and folder.created:
-            shutil.rmtree(folder.path, ignore_errors=True)
+            folder.remove()
         elif folder.in_use:
             if isinstance(failure, LicliError):
                 folder.finish("failed", failure.exit_code, str(failure))

@@ -55,7 +55,8 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 class ForeignSpec:
     """Everything needed to rebuild a foreign model. ``kind`` is ``definition`` or ``torchvision``.
 
-    ``target`` is ``/abs/path/file.py:Name`` for a definition (``definition_sha256`` pins the file)
+    ``target`` is ``/abs/path/file.py:Name`` for a definition (``definition_sha256`` pins the file; in an
+    imported checkpoint's metadata it is the bare name of the copy beside it, ``<stem>.def.py:Name``)
     or a torchvision model name.
     """
 
@@ -139,11 +140,11 @@ class ForeignModel(nn.Module):
 def running_user_code(path: Path) -> Iterator[io.StringIO]:
     """Run the user's ``path`` as if it were a library: its folder on ``sys.path`` (so it can import its
     sibling modules), ``sys.argv`` reduced to ``[path]`` (a module that parses the command line with argparse
-    sees no licli flags), its stdout/stderr captured, and ``sys.exit()`` turned into a ``LicliError``.
-    Captured output is replayed on stderr when the code returns normally."""
-    folder, argv = str(path.parent.resolve()), sys.argv
+    sees no licli flags), its stdout/stderr captured, ``sys.exit()`` turned into a ``LicliError``, and no
+    ``__pycache__`` written beside it. Captured output is replayed on stderr when the code returns normally."""
+    folder, argv, bytecode = str(path.parent.resolve()), sys.argv, sys.dont_write_bytecode
     captured = io.StringIO()
-    sys.argv = [str(path)]
+    sys.argv, sys.dont_write_bytecode = [str(path)], True
     sys.path.insert(0, folder)
     try:
         with redirect_stdout(captured), redirect_stderr(captured):
@@ -156,7 +157,7 @@ def running_user_code(path: Path) -> Iterator[io.StringIO]:
     else:
         sys.stderr.write(captured.getvalue())
     finally:
-        sys.argv = argv
+        sys.argv, sys.dont_write_bytecode = argv, bytecode
         if folder in sys.path:
             sys.path.remove(folder)
 

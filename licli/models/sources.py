@@ -149,8 +149,8 @@ def check_fits(loaded: LoadedModel, data: Dataset, *, labels: bool = True) -> No
     device = next(loaded.model.parameters(), torch.empty(0)).device
     shape = "×".join(map(str, data.test.images.shape[1:]))
     trained_on = f" (it was trained on {loaded.dataset})" if loaded.dataset else ""
-    try:
-        with torch.no_grad():
+    try:  # the probe leaves the random streams as they were (a stochastic mechanism may draw from them)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
             scores = loaded.model(data.test.images[:2].to(device).float().div(255.0))
     except LicliError:
         raise
@@ -178,13 +178,14 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     the same outputs on a probe batch, else ``CheckFailed``. A failure leaves no file behind.
     """
     from licli.checkpoints import checkpoint_paths, definition_path, load_checkpoint, save_checkpoint
-    from licli.reporting.files import atomic_write_bytes
+    from licli.reporting.files import atomic_write_bytes, missing_folders, remove_empty_folders
 
     if source.foreign is None:
         raise LicliError("licli import converts a foreign model", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")
     spec = source.foreign
     weights, metadata = checkpoint_paths(out)
     written: list[Path] = []
+    new_folders = missing_folders(weights.parent)
     imported_from: dict[str, Any] = {
         "weights": source.weights, "weights_sha256": sha256_file(source.weights) if source.weights else None,
         "renames": [list(pair) for pair in source.renames]}
@@ -210,5 +211,6 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
+        remove_empty_folders(new_folders)
         raise
     return checkpoint, loaded

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,21 @@ def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False))
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, nearest first (what writing into it would create)."""
+    return [path for path in (folder, *folder.parents) if not path.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (nearest first) while they are empty: a failed command leaves no empty folder behind,
+    and never removes what a parallel run put there."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def check_writable(folder: str | os.PathLike) -> Path:
     """Fail early, with a fix, when ``folder`` could not be created or written (creates nothing)."""
     folder = Path(folder).expanduser().absolute()
@@ -153,6 +169,7 @@ class RunFolder:
         self.created = False
         """Whether this run created its folder (then a failure on bad input removes it)."""
         self._ready = False
+        self._new_parents = missing_folders(self.path.parent)
 
     @property
     def in_use(self) -> bool:
@@ -174,6 +191,13 @@ class RunFolder:
                                  "pass a writable folder with --out") from None
             self._ready = True
         return self.path
+
+    def remove(self) -> None:
+        """Delete the folder this run created, and the parent folders it had to create, leaving nothing."""
+        if not self.created:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        remove_empty_folders(self._new_parents)
 
     def file(self, name: str) -> Path:
         """The path of a result file inside the run folder (creating the folder)."""
