@@ -5,11 +5,13 @@ Library code receives these dataclasses (or plain values), never the CLI's objec
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import types
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from licli.errors import LicliError
 
@@ -30,6 +32,9 @@ def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise LicliError(f"config file {path} not found", "check the path given to --config") from None
+    except OSError as error:
+        raise LicliError(f"cannot read config file {path} ({error.strerror or error})",
+                         "pass a TOML file to --config") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LicliError(f"config file {path} is not valid TOML ({error})", "fix the file's syntax") from None
 
@@ -48,6 +53,39 @@ def _coerce(value: str, kind: Any, name: str) -> Any:
     return value
 
 
+def _accepted(hint: Any) -> tuple[type, ...]:
+    """The Python types a TOML value may have for a field annotated ``hint`` (``float`` accepts ints)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        return tuple(kind for arg in get_args(hint) for kind in _accepted(arg))
+    base = get_origin(hint) or hint
+    if base is type(None):
+        return (type(None),)
+    if base is float:
+        return (float, int)
+    return (base,) if isinstance(base, type) else (object,)
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table",
+               list: "a list"}
+
+
+def check_types(cls: type, values: dict[str, Any], source: str) -> None:
+    """Refuse a value whose type does not match its field (``lr = "0.05"``, ``epochs = true``, ``mechanisms = 3``)."""
+    hints = get_type_hints(cls)
+    for name, value in values.items():
+        accepted = _accepted(hints[name])
+        wrong_bool = isinstance(value, bool) and bool not in accepted
+        if wrong_bool or not isinstance(value, accepted):
+            kinds = [kind for kind in accepted if kind is not type(None) and not (kind is int and float in accepted)]
+            wanted = " or ".join(_KIND_NAMES.get(kind, kind.__name__) for kind in kinds)
+            default = next(f.default for f in fields(cls) if f.name == name)
+            example = f" (e.g. {name} = {str(default).lower() if isinstance(default, bool) else default})" \
+                if isinstance(default, (int, float)) else ""
+            quotes = ", without quotes" if isinstance(value, str) and example else ""
+            raise LicliError(f"{name} in {source} must be {wanted} (got {type(value).__name__} {value!r})",
+                             f"write {name} as {wanted}{example}{quotes}")
+
+
 def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str, Any] | None = None,
             env: os._Environ | dict[str, str] | None = None) -> C:
     """Build ``cls`` from its defaults, then the TOML table, then ``LICLI_<FIELD>`` variables, then flags.
@@ -61,6 +99,7 @@ def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str
     if unknown:
         raise LicliError(f"unknown key(s) in config file: {', '.join(unknown)}",
                          f"valid keys: {', '.join(sorted(names))}")
+    check_types(cls, file, "the config file")
     hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     for name in names:
@@ -74,8 +113,8 @@ def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str
 
 
 def _positive(value: float, name: str, fix: str) -> None:
-    if not value > 0:
-        raise LicliError(f"{name} must be > 0 (got {value})", fix)
+    if not (value > 0 and math.isfinite(value)):
+        raise LicliError(f"{name} must be > 0 and finite (got {value})", fix)
 
 
 @dataclass(frozen=True)
@@ -104,6 +143,7 @@ class TrainConfig:
         from licli.data import DATASETS
         from licli.models import MODELS
         from licli.registry import pick
+        from licli.runtime import check_seed
         from licli.training import OPTIMIZERS
 
         pick(MODELS, self.model, "model")
@@ -117,8 +157,10 @@ class TrainConfig:
         _positive(self.lr, "--lr", "pass a positive learning rate, e.g. --lr 0.05")
         if not 0 <= self.momentum < 1:
             raise LicliError(f"--momentum must be in [0, 1) (got {self.momentum})", "pass e.g. --momentum 0.9")
-        if self.weight_decay < 0:
-            raise LicliError(f"--weight-decay must be ≥ 0 (got {self.weight_decay})", "pass e.g. --weight-decay 5e-4")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise LicliError(f"--weight-decay must be a finite number ≥ 0 (got {self.weight_decay})",
+                             "pass e.g. --weight-decay 5e-4")
+        check_seed(self.seed)
         if self.eval_batch_size < 1:
             raise LicliError(f"eval_batch_size must be ≥ 1 (got {self.eval_batch_size})", "pass e.g. 1000")
         self._check_mechanisms()
@@ -155,3 +197,8 @@ class RunOptions:
     name: str = "run"
     data_dir: str | None = None
     download: bool = False
+
+    def __post_init__(self) -> None:
+        from licli.reporting.files import check_run_name
+
+        check_run_name(self.name)

@@ -87,8 +87,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda", index)
 
 
+SEED_LIMIT = 2**32
+"""Seeds are in [0, 2³²): numpy's legacy seeding takes no more, and it keeps ``seed + offset`` in range."""
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is an integer in [0, 2³²), else a ``LicliError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise LicliError(f"--seed must be an integer in [0, {SEED_LIMIT - 1}] (got {seed!r})", "pass e.g. --seed 1")
+    return seed
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch (all devices); return a CPU generator seeded with ``seed``."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -237,8 +237,10 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torch
         for stats in statistics:
             row.update(stats())
         if not torch.isfinite(torch.tensor(row["train_loss"])):
-            raise LicliError(f"training diverged at epoch {epoch + 1} (loss is {row['train_loss']})",
-                             "lower --lr or check the mechanism's parameters")
+            raise LicliError(f"training diverged at epoch {epoch + 1} (loss is {row['train_loss']}, --lr {config.lr}, "
+                             f"--batch-size {config.batch_size})",
+                             "lower --lr (small batches need a smaller one, e.g. --lr 0.005 at --batch-size 1) "
+                             "or check the mechanism's parameters")
         history.append(row)
         if progress:
             progress.end_epoch(row)
@@ -279,6 +281,15 @@ def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
     return enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
 
 
+def check_batch_size(model: nn.Module, batch_size: int, n_train: int) -> None:
+    """Batch normalisation cannot train on a batch of one image (its variance is undefined): refuse it up front."""
+    single = batch_size == 1 or n_train % batch_size == 1
+    if single and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise LicliError(f"--batch-size {batch_size} gives a batch of one image, which this model's batch "
+                         "normalisation cannot train on", f"pass a --batch-size of 2 or more that leaves no last batch of one "
+                         f"of the {n_train} training images, or train a model without batch norm (mlp, small-cnn)")
+
+
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
         resume: bool = False, progress: Progress | None = None,
         observers: Sequence[object] = ()) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
@@ -288,6 +299,7 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     spec = model_spec_for(config, data)
     torch.manual_seed(config.seed)
     model = build_model(spec)
+    check_batch_size(model, config.batch_size, len(data.train))
     history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
                     state_dir=run_dir, resume=resume, progress=progress, observers=observers)
     return model, spec, history

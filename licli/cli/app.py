@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import traceback
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from typer.core import TyperGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
-from licli.reporting.files import RunFolder, new_run_path
+from licli.reporting.files import RunFolder, new_run_path, write_failure
 from licli.runtime import base_manifest, resolve_device, seed_everything
 
 DEBUG_ENV = "LICLI_DEBUG"
@@ -49,6 +48,8 @@ class LicliGroup(TyperGroup):
                                   standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
         except Exit as stop:
             code = stop.exit_code
+            if isinstance(stop.__cause__, KeyboardInterrupt):  # typer's own conversion of Ctrl-C
+                _interrupted_line("nothing was written")
         except UsageError as error:
             if not error.format_message():
                 return self._finish(0, standalone_mode)
@@ -58,13 +59,16 @@ class LicliGroup(TyperGroup):
         except Abort:
             error_line("aborted")
             code = 130
+        except Interrupted as interruption:
+            _interrupted_line(str(interruption))
+            code = interruption.exit_code
         except LicliError as error:
             if debug:
                 traceback.print_exc()
             error_line(str(error))
             code = error.exit_code
         except KeyboardInterrupt:
-            error_line("interrupted")
+            _interrupted_line("nothing was written")
             code = 130
         except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
             if debug:
@@ -81,6 +85,17 @@ class LicliGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+class Interrupted(LicliError):
+    """Ctrl-C (SIGINT) stopped the command; the message says what was kept and how to resume (exit 130)."""
+
+    exit_code = 130
+
+
+def _interrupted_line(message: str) -> None:
+    sys.stderr.write(f"licli: interrupted: {message}\n")
+    sys.stderr.flush()
 
 
 app = typer.Typer(cls=LicliGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -121,12 +136,33 @@ def earlier_attempts(folder: Path) -> list[dict[str, Any]]:
     return [*previous.get("earlier_attempts", []), {key: previous.get(key) for key in keys}]
 
 
+def holds_results(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides its manifest (results, or state to resume from)."""
+    return folder.is_dir() and any(entry.name != "manifest.json" for entry in folder.iterdir())
+
+
+def stop_interrupted(folder: RunFolder, resume: str | None) -> Interrupted:
+    """Record an interrupted run: a folder this run created that holds nothing is removed; otherwise its
+    manifest is marked ``interrupted``. Returns the error saying what was kept and how to resume."""
+    if folder.created and not holds_results(folder.path):
+        folder.remove()
+        return Interrupted("nothing was kept (the run had no results yet)")
+    if not folder.in_use:
+        return Interrupted("nothing was written")
+    folder.finish("interrupted", 130, "interrupted (SIGINT)")
+    if resume is not None:
+        return Interrupted(f"kept {folder.path}; resume with `{resume.format(path=folder.path)}`")
+    return Interrupted(f"kept the partial results in {folder.path} (manifest status: interrupted)")
+
+
 @contextmanager
-def recorded_run(command: str, config: Any, options: RunOptions, seed: int | None, path: Path | None = None
-                 ) -> Iterator[tuple[torch.device, RunFolder]]:
+def recorded_run(command: str, config: Any, options: RunOptions, seed: int | None, path: Path | None = None,
+                 resume: str | None = None) -> Iterator[tuple[torch.device, RunFolder]]:
     """Resolve the device, seed, and open the run folder whose manifest is written when the block ends.
 
-    ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is named.
+    ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is created
+    exclusively. ``resume`` is the command that continues an interrupted run, ``{path}`` standing for its
+    folder (e.g. ``licli train --resume {path}``), named when Ctrl-C stops the run.
     """
     device = resolve_device(options.device)
     if seed is not None:
@@ -135,23 +171,21 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     manifest["run_options"] = asdict(options)
     if path is not None:
         manifest["earlier_attempts"] = earlier_attempts(path)
-    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
-    existed = folder.path.exists()
+    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest, new=path is None)
     try:
         yield device, folder
-    except LicliError as error:
-        if error.exit_code == 2 and not existed:
-            shutil.rmtree(folder.path, ignore_errors=True)
-        elif folder.path.exists():
-            folder.finish("failed", error.exit_code, str(error))
-        raise
-    except KeyboardInterrupt:
-        if folder.path.exists():
-            folder.finish("interrupted", 130, "interrupted")
-        raise
-    except BaseException as error:
-        if folder.path.exists():
-            folder.finish("failed", 3, f"{type(error).__name__}: {error}")
-        raise
-    else:
         folder.finish("ok", 0)
+    except KeyboardInterrupt:
+        raise stop_interrupted(folder, resume) from None
+    except BaseException as error:
+        failure = write_failure(error, folder.path) if isinstance(error, OSError) else error
+        if isinstance(failure, LicliError) and failure.exit_code == 2 and folder.created:
+            folder.remove()
+        elif folder.in_use:
+            if isinstance(failure, LicliError):
+                folder.finish("failed", failure.exit_code, str(failure))
+            else:
+                folder.finish("failed", 3, f"{type(failure).__name__}: {failure}")
+        if failure is error:
+            raise
+        raise failure from None

@@ -16,7 +16,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, evaluate_robustness,
                                           robustness_table, summary_rows)
-from licli.models.sources import ModelSource, load_models
+from licli.models.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
@@ -90,6 +90,7 @@ def attack(
         data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
         run.record_dataset(data.files)
         for item in loaded:
+            check_fits(item, data)
             run.record_model(item.label, item.files)
         test = data.test.to(torch_device)
         models = {item.label: item.model for item in loaded}

@@ -15,6 +15,7 @@ from licli.data.oracle import DEFAULT_COPIES, ORACLE_BASES
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.oracle import (FOLLOW_THRESHOLD, METHODS, OracleConfig, SweepConfig, ablate_architecture, run_benchmark,
                                      size_sweep, summary_rows, table_1_1)
+from licli.mechanisms.inhibition import CALIBRATIONS
 from licli.registry import pick
 from licli.reporting import oracle_plots
 from licli.reporting.console import notice, stdout
@@ -37,6 +38,13 @@ def _list(text: str, flag: str, kind: type = str) -> tuple:
     except ValueError:
         raise LicliError(f"{flag} {text!r} is not a comma-separated list of {kind.__name__}s",
                          f"pass e.g. {flag} 0,1,2") from None
+
+
+def _check_options(pool: int, li_calibration: str) -> None:
+    """Refuse what training would refuse only after its first method started (validated before any work)."""
+    if pool < 1:
+        raise LicliError(f"--pool must be ≥ 1 (got {pool})", "pass --pool 1 (no pooling, the paper) or --pool 2")
+    pick(dict.fromkeys(CALIBRATIONS), li_calibration, "LI calibration")
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ def evaluate_oracle(
 ) -> None:
     """Train each method on Oracle-MNIST and report train, permuted-, true- and zeroed-oracle accuracy."""
     base_name = pick(ORACLE_BASES, dataset, "oracle dataset")
+    _check_options(pool, li_calibration)
     benchmark = OracleConfig(
         methods=_list(methods, "--methods"), seeds=_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
         activation=activation, oracle_path=oracle_path, pool=pool, batch_size=batch_size, optimizer=optimizer, lr=lr,

@@ -20,7 +20,7 @@ from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomi
 from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, check_label_space, image_list_sha256,
                                                 iou_summary, localization_scores, output_classes, predictions,
                                                 saliency_maps)
-from licli.models.sources import ModelSource, load_models
+from licli.models.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
 from licli.reporting.summary import setting, with_identities, write_summary
@@ -104,6 +104,7 @@ def evaluate_saliency(
     with recorded_run("evaluate-saliency", config, options, seed=seed) as (torch_device, run):
         models = load_models(sources, torch_device)
         for loaded in models:
+            check_fits(loaded, data, labels=False)
             run.record_model(loaded.label, loaded.files)
         run.record_dataset(data.files)
         indices, ids = torch.arange(n), split_ids(data, split)

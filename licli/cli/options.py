@@ -25,6 +25,9 @@ def _option(name: str, annotation: Any, default: Any, *flags: str, help: str) ->
 _CHECKPOINT_OPTIONS = [
     _option("checkpoint", list[Path], [], "--checkpoint", "-c",
             help="licli checkpoint (.safetensors with its .json, or a train run folder). Repeat for several models."),
+    _option("trust_definition", bool, False, "--trust-definition",
+            help="Let a checkpoint written by `licli import` run its model definition file (<stem>.def.py, "
+                 "pinned by sha256). WARNING: that runs its code: only for checkpoints you trust."),
 ]
 
 _FOREIGN_OPTIONS = [
@@ -111,7 +114,8 @@ def _inject(command: Callable[..., Any], options: list[inspect.Parameter], targe
 
 
 def _model_sources(options: dict[str, Any]) -> list[ModelSource]:
-    sources = [ModelSource(checkpoint=str(path)) for path in options.pop("checkpoint")]
+    trust = options.pop("trust_definition")
+    sources = [ModelSource(checkpoint=str(path), trust_definition=trust) for path in options.pop("checkpoint")]
     foreign = foreign_source(options)
     sources += [foreign] if foreign is not None else []
     if not sources:

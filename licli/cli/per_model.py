@@ -14,7 +14,7 @@ from torch import nn
 from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
-from licli.models.sources import ModelSource, load_models
+from licli.models.sources import ModelSource, check_fits, load_models
 from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
 
@@ -33,6 +33,8 @@ def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: 
     models = load_models(sources, device)
     data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
     run.record_dataset(data.files)
+    for loaded in models:
+        check_fits(loaded, data)
     frames = []
     for loaded in models:
         run.record_model(loaded.label, loaded.files)

@@ -135,7 +135,8 @@ def train(
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
                                          enhance_layers)})
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
-    with recorded_run("train", train_config, options, train_config.seed, path=resume) as (torch_device, run):
+    with recorded_run("train", train_config, options, train_config.seed, path=resume,
+                      resume="licli train --resume {path}") as (torch_device, run):
         run.manifest["resumed"] = resume is not None
         run.record_dataset(data.files)
         trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)

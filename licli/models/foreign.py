@@ -7,16 +7,20 @@ units — and checks their size. ``read_state_dict`` reads foreign weights witho
 arbitrary objects.
 
 ``--model-def file.py:Name`` imports ``file.py``: that runs the user's code, as their own scripts do.
+A checkpoint written by ``licli import`` keeps a copy of that file beside it, pinned by sha256, and
+runs it only when the user says they trust it (``licli.checkpoints``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import pickle
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +55,8 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 class ForeignSpec:
     """Everything needed to rebuild a foreign model. ``kind`` is ``definition`` or ``torchvision``.
 
-    ``target`` is ``/abs/path/file.py:Name`` for a definition (``definition_sha256`` pins the file)
+    ``target`` is ``/abs/path/file.py:Name`` for a definition (``definition_sha256`` pins the file; in an
+    imported checkpoint's metadata it is the bare name of the copy beside it, ``<stem>.def.py:Name``)
     or a torchvision model name.
     """
 
@@ -131,11 +136,35 @@ class ForeignModel(nn.Module):
         return self.net(self.normalize(x))
 
 
-def import_definition(path: Path, name: str) -> Callable[..., Any]:
-    """Import the user's ``path`` (this RUNS their file) and return its attribute ``name``.
+@contextmanager
+def running_user_code(path: Path) -> Iterator[io.StringIO]:
+    """Run the user's ``path`` as if it were a library: its folder on ``sys.path`` (so it can import its
+    sibling modules), ``sys.argv`` reduced to ``[path]`` (a module that parses the command line with argparse
+    sees no licli flags), its stdout/stderr captured, ``sys.exit()`` turned into a ``LicliError``, and no
+    ``__pycache__`` written beside it. Captured output is replayed on stderr when the code returns normally."""
+    folder, argv, bytecode = str(path.parent.resolve()), sys.argv, sys.dont_write_bytecode
+    captured = io.StringIO()
+    sys.argv, sys.dont_write_bytecode = [str(path)], True
+    sys.path.insert(0, folder)
+    try:
+        with redirect_stdout(captured), redirect_stderr(captured):
+            yield captured
+    except SystemExit as stop:
+        said = [line for line in captured.getvalue().splitlines() if line.strip()]
+        detail = f": {' '.join(said[-1].split())[:200]}" if said else ""
+        raise LicliError(f"{path.name} called sys.exit({stop.code!r}) while licli loaded it{detail}",
+                         "guard the script part of the file with `if __name__ == \"__main__\":`") from None
+    else:
+        sys.stderr.write(captured.getvalue())
+    finally:
+        sys.argv, sys.dont_write_bytecode = argv, bytecode
+        if folder in sys.path:
+            sys.path.remove(folder)
 
-    The file's folder is on ``sys.path`` while it is imported, so it can import its sibling modules.
-    """
+
+def import_definition(path: Path, name: str) -> Callable[..., Any]:
+    """Import the user's ``path`` (this RUNS their file, inside ``running_user_code``) and return its
+    attribute ``name``."""
     if not path.is_file():
         raise LicliError(f"model definition file {path} not found", "pass --model-def path/to/file.py:ClassName")
     module_name = f"licli_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
@@ -144,16 +173,16 @@ def import_definition(path: Path, name: str) -> Callable[..., Any]:
         raise LicliError(f"cannot import {path} as Python", "pass a .py file: --model-def file.py:ClassName")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    sys.path.insert(0, str(path.parent.resolve()))
     try:
-        spec.loader.exec_module(module)
+        with running_user_code(path):
+            spec.loader.exec_module(module)
+    except LicliError:
+        sys.modules.pop(module_name, None)
+        raise
     except Exception as error:  # noqa: BLE001 - the user's code may raise anything; report it in one line
         sys.modules.pop(module_name, None)
         raise LicliError(f"importing {path} failed: {type(error).__name__}: {' '.join(str(error).split())}",
                          "fix the model definition file (rerun with --debug for the traceback)") from error
-    finally:
-        if str(path.parent.resolve()) in sys.path:
-            sys.path.remove(str(path.parent.resolve()))
     target = getattr(module, name, None)
     if not callable(target):
         found = sorted(k for k, v in vars(module).items()
@@ -164,9 +193,15 @@ def import_definition(path: Path, name: str) -> Callable[..., Any]:
     return target
 
 
-def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str) -> nn.Module:
+def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str, path: Path | None = None) -> nn.Module:
     try:
-        model = builder(**args)
+        if path is None:
+            model = builder(**args)
+        else:
+            with running_user_code(path):
+                model = builder(**args)
+    except LicliError:
+        raise
     except TypeError as error:
         raise LicliError(f"cannot build {what} with arguments {dict(args)} ({error})",
                          "pass the constructor's arguments as JSON with --model-args") from None
@@ -180,17 +215,19 @@ def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str) -> nn
 
 
 def build_definition(spec: ForeignSpec) -> nn.Module:
+    """Import the definition file and build its model; a pinned file (``definition_sha256``) must match."""
     path, name = spec.definition
-    actual = sha256_file(path) if spec.definition_sha256 is not None and path.is_file() else spec.definition_sha256
-    if actual != spec.definition_sha256:
-        raise LicliError(f"model definition {path} changed since the checkpoint was imported "
-                         f"(sha256 {actual[:12]}… expected {spec.definition_sha256[:12]}…)",
-                         "restore the original file, or re-run `licli import` with the new one")
+    if spec.definition_sha256 is not None and path.is_file():
+        actual = sha256_file(path)
+        if actual != spec.definition_sha256:
+            raise LicliError(f"model definition {path} changed since the checkpoint was imported "
+                             f"(sha256 {actual[:12]}… expected {spec.definition_sha256[:12]}…)",
+                             "restore the original file, or re-run `licli import` with the new one")
     args = dict(spec.args)
     if spec.num_classes is not None and "num_classes" in args and args["num_classes"] != spec.num_classes:
         raise LicliError(f"--num-classes {spec.num_classes} contradicts --model-args num_classes={args['num_classes']}",
                          "give the number of classes once")
-    return _call(import_definition(path, name), args, f"{path.name}:{name}")
+    return _call(import_definition(path, name), args, f"{path.name}:{name}", path)
 
 
 def torchvision_names() -> dict[str, Callable[..., nn.Module]]:

@@ -25,16 +25,21 @@ from licli.runtime import sha256_file
 
 if TYPE_CHECKING:
     from licli.checkpoints import Checkpoint
+    from licli.data import Dataset
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A licli ``checkpoint`` path, or a ``foreign`` spec with optional ``weights`` and key ``renames``."""
+    """A licli ``checkpoint`` path, or a ``foreign`` spec with optional ``weights`` and key ``renames``.
+
+    ``trust_definition`` lets a checkpoint of the user's own class run its definition file
+    (``licli.checkpoints.trusted_definition``); a ``foreign`` definition is trusted by being named."""
 
     checkpoint: str | None = None
     foreign: ForeignSpec | None = None
     weights: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
+    trust_definition: bool = False
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.foreign is None):
@@ -80,14 +85,14 @@ class LoadedModel:
 def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
     from licli.checkpoints import load_checkpoint
 
-    model, checkpoint = load_checkpoint(source.checkpoint, device)
+    model, checkpoint = load_checkpoint(source.checkpoint, device, trust_definition=source.trust_definition)
     label = Path(checkpoint.weights).parent.name if checkpoint.weights.name == "model.safetensors" \
         else checkpoint.weights.stem
     files = {"weights": str(checkpoint.weights), "metadata": str(checkpoint.metadata)}
     if checkpoint.meta["model"].get("kind") == "foreign":
         foreign = ForeignSpec.from_dict(checkpoint.meta["model"])
         if foreign.kind == "definition":
-            files["definition"] = str(foreign.definition[0])
+            files["definition"] = str(checkpoint.metadata.parent / foreign.definition[0].name)
     if isinstance(model, ForeignModel):
         check_logits(model, device, label)
     return LoadedModel(model=model, label=label, meta=checkpoint.meta, files=files,
@@ -95,7 +100,7 @@ def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
 
 
 def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
-    from licli.checkpoints import load_strict
+    from licli.checkpoints import check_finite, load_strict
 
     spec = source.foreign
     model = build_foreign(spec)
@@ -106,6 +111,7 @@ def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
     if source.weights is not None:
         weights = Path(source.weights).expanduser()
         state = read_state_dict(weights, list(model.net.state_dict()), source.renames)
+        check_finite(state, str(weights))
         load_strict(model.net, state, str(weights))
         files["weights"] = str(weights)
         label = weights.stem
@@ -136,32 +142,75 @@ def load_models(sources: list[ModelSource], device: torch.device) -> list[Loaded
     return loaded
 
 
+def check_fits(loaded: LoadedModel, data: Dataset, *, labels: bool = True) -> None:
+    """Probe ``loaded`` with two of ``data``'s test images before any work: an image size or channel count
+    it cannot take, and (with ``labels``) labels outside its classes, are a one-line error, not a crash
+    deep inside an evaluation."""
+    device = next(loaded.model.parameters(), torch.empty(0)).device
+    shape = "×".join(map(str, data.test.images.shape[1:]))
+    trained_on = f" (it was trained on {loaded.dataset})" if loaded.dataset else ""
+    try:  # the probe leaves the random streams as they were (a stochastic mechanism may draw from them)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            scores = loaded.model(data.test.images[:2].to(device).float().div(255.0))
+    except LicliError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure here means the images do not fit the model
+        raise LicliError(f"model {loaded.label} cannot take {data.name}'s {shape} images{trained_on}: "
+                         f"{type(error).__name__}: {' '.join(str(error).split())[:160]}",
+                         "evaluate it on a dataset of the image size it was made for (--dataset)") from None
+    if not labels:
+        return
+    classes = int(scores.shape[-1])
+    largest = int(max(data.train.labels.max(), data.test.labels.max())) if len(data.test) else -1
+    if classes < data.num_classes or largest >= classes or min(data.train.labels.min(), data.test.labels.min()) < 0:
+        raise LicliError(f"model {loaded.label} scores {classes} classes but {data.name}'s labels go up to "
+                         f"{max(largest, data.num_classes - 1)}{trained_on}",
+                         "evaluate it on a dataset with its classes (--dataset)")
+
+
 def import_model(source: ModelSource, out: str | Path, dataset: str | None = None
                  ) -> tuple[Checkpoint, LoadedModel]:
     """Convert a foreign model into a licli checkpoint at ``out`` (``licli import``).
 
-    The metadata pins the definition file by sha256 (``load_checkpoint`` refuses a changed file) and
-    records the weights file it came from. The written checkpoint is reloaded and must give exactly
-    the same outputs on a probe batch, else ``CheckFailed``.
+    A definition file is copied beside the checkpoint as ``<stem>.def.py`` and pinned by sha256
+    (``load_checkpoint`` runs only that copy, only when trusted, and refuses a changed file); the
+    metadata records the files it came from. The written checkpoint is reloaded and must give exactly
+    the same outputs on a probe batch, else ``CheckFailed``. A failure leaves no file behind.
     """
-    from licli.checkpoints import load_checkpoint, save_checkpoint
+    from licli.checkpoints import checkpoint_paths, definition_path, load_checkpoint, save_checkpoint
+    from licli.reporting.files import atomic_write_bytes, missing_folders, remove_empty_folders
 
     if source.foreign is None:
         raise LicliError("licli import converts a foreign model", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")
     spec = source.foreign
-    if spec.kind == "definition" and spec.definition[0].is_file():
-        spec = replace(spec, definition_sha256=sha256_file(spec.definition[0]))
-    loaded = load_model(replace(source, foreign=spec), torch.device("cpu"))
-    extra: dict[str, Any] = {"dataset": dataset, "imported_from": {
+    weights, metadata = checkpoint_paths(out)
+    written: list[Path] = []
+    new_folders = missing_folders(weights.parent)
+    imported_from: dict[str, Any] = {
         "weights": source.weights, "weights_sha256": sha256_file(source.weights) if source.weights else None,
-        "renames": [list(pair) for pair in source.renames]}}
-    checkpoint = save_checkpoint(out, loaded.model, spec, extra=extra)
-    reloaded, _ = load_checkpoint(checkpoint.weights)
-    probe = torch.rand(8, *spec.input_shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        if not torch.equal(loaded.model(probe), reloaded(probe)):
-            checkpoint.weights.unlink(missing_ok=True)
-            checkpoint.metadata.unlink(missing_ok=True)
-            raise CheckFailed(f"the imported checkpoint {checkpoint.weights} does not reproduce the model's outputs",
-                              "report this with the model definition")
+        "renames": [list(pair) for pair in source.renames]}
+    try:
+        loaded = load_model(source, torch.device("cpu"))
+        stored = spec
+        if spec.kind == "definition":
+            original, name = spec.definition
+            copy = definition_path(weights)
+            written.append(copy)
+            atomic_write_bytes(copy, original.read_bytes())
+            stored = replace(spec, target=f"{copy.name}:{name}", definition_sha256=sha256_file(copy))
+            imported_from.update(definition=str(original), definition_sha256=stored.definition_sha256)
+        written += [weights, metadata]
+        checkpoint = save_checkpoint(weights, loaded.model, stored,
+                                     extra={"dataset": dataset, "imported_from": imported_from})
+        reloaded, _ = load_checkpoint(checkpoint.weights, trust_definition=True)
+        probe = torch.rand(8, *spec.input_shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            if not torch.equal(loaded.model(probe), reloaded(probe)):
+                raise CheckFailed(f"the imported checkpoint {checkpoint.weights} does not reproduce the model's "
+                                  "outputs", "report this with the model definition")
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        remove_empty_folders(new_folders)
+        raise
     return checkpoint, loaded

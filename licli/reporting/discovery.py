@@ -171,6 +171,9 @@ def discover(paths: Sequence[str | os.PathLike] = ("reports",), run_filter: RunF
             except LicliError as error:
                 skipped.append(Skipped(folder, str(error)))
                 continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # garbage CSV/JSON content
+                skipped.append(Skipped(folder, f"unreadable ({type(error).__name__}: {' '.join(str(error).split())[:160]})"))
+                continue
             if not run_filter.keeps_run(run):
                 continue
             keep = run.metrics["model"].map(run_filter.keeps_model).astype(bool)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
-import tempfile
+import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,20 +17,44 @@ import pandas as pd
 from licli.errors import LicliError
 
 
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def write_failed(path: Path, error: OSError) -> LicliError:
+    """The one-line error for a file that could not be written (a full disk, a read-only folder…)."""
+    fix = ("free some space there or pass another --out" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "pass a writable folder with --out")
+    return LicliError(f"cannot write {path} ({error.strerror or error})", fix)
+
+
+def write_failure(error: OSError, path: Path) -> BaseException:
+    """``error`` as a ``LicliError`` when it says the disk under ``path`` is full or read-only (the user's
+    environment, not a bug), else ``error`` itself."""
+    return write_failed(Path(error.filename or path), error) if error.errno in FULL_OR_READ_ONLY else error
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temp file in the same folder, fsync it, then ``os.replace`` it into place."""
+    """Write ``data`` to a temp file in the same folder, fsync it, then ``os.replace`` it into place.
+
+    The file gets the mode ``open()`` would give it (0666 less the umask), unlike ``tempfile.mkstemp``'s
+    0600. An ``OSError`` (e.g. a full disk) becomes a ``LicliError`` and leaves no temp file behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise write_failed(path, error) from None
     return path
 
 
@@ -69,6 +95,21 @@ def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False))
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, nearest first (what writing into it would create)."""
+    return [path for path in (folder, *folder.parents) if not path.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (nearest first) while they are empty: a failed command leaves no empty folder behind,
+    and never removes what a parallel run put there."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def check_writable(folder: str | os.PathLike) -> Path:
     """Fail early, with a fix, when ``folder`` could not be created or written (creates nothing)."""
     folder = Path(folder).expanduser().absolute()
@@ -81,38 +122,82 @@ def check_writable(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def check_run_name(name: str) -> str:
+    """A run name is one plain folder-name part: not empty, no path separator, not ``.`` or ``..``."""
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not name or name in (".", "..") or any(sep in name for sep in separators) or "\0" in name:
+        raise LicliError(f"--name {name!r} is not a plain name (it becomes a folder name inside --out)",
+                         "pass a name without '/', '\\' or '..', e.g. --name baseline-seed1")
+    return name
+
+
 def new_run_path(root: str | os.PathLike, command: str, name: str) -> Path:
-    """``<root>/<command>/<YYYYmmdd-HHMMSS>-<name>``, suffixed ``-2``, ``-3``… if taken."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path(root) / command / f"{stamp}-{name}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = Path(root) / command / f"{stamp}-{name}-{suffix}"
-    return path
+    """``<root>/<command>/<YYYYmmdd-HHMMSS>-<name>``: the first choice for a new run's folder
+    (``RunFolder`` creates it exclusively, suffixing ``-2``, ``-3``… if it is taken)."""
+    return Path(root) / command / f"{time.strftime('%Y%m%d-%H%M%S')}-{check_run_name(name)}"
+
+
+def make_new_folder(path: Path) -> Path:
+    """Create ``path``, or ``path-2``, ``path-3``… if taken, atomically (``os.mkdir`` fails if it exists),
+    so runs started in the same second by parallel processes never share a folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, suffix = path, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = path.with_name(f"{path.name}-{suffix}")
 
 
 class RunFolder:
     """A run's folder: results are written atomically into it, the manifest last.
 
     The folder is created on first use so that a command failing on bad input leaves nothing behind.
+    A ``new`` folder is created exclusively (``make_new_folder``: ``path`` may gain a ``-2`` suffix);
+    otherwise ``path`` is an existing run's folder, reused (``licli train --resume``).
     """
 
-    def __init__(self, path: str | os.PathLike, manifest: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike, manifest: dict[str, Any], *, new: bool = True) -> None:
         self.path = Path(path)
         check_writable(self.path.parent)
         self.manifest = manifest
         self.manifest.setdefault("files", {})
         self.manifest.setdefault("inputs", {})
+        self.new = new
+        self.created = False
+        """Whether this run created its folder (then a failure on bad input removes it)."""
+        self._ready = False
+        self._new_parents = missing_folders(self.path.parent)
+
+    @property
+    def in_use(self) -> bool:
+        """Whether the folder is this run's (created by it, or an existing run's folder it continues)."""
+        return self._ready or not self.new
 
     def ensure(self) -> Path:
         """Create the folder (on first use) and return its path."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise LicliError(f"cannot create run folder {str(self.path)!r} ({error.strerror or error})",
-                             "pass a writable folder with --out") from None
+        if not self._ready:
+            try:
+                if self.new:
+                    self.path = make_new_folder(self.path)
+                    self.created = True
+                else:
+                    self.created = not self.path.exists()
+                    self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise LicliError(f"cannot create run folder {str(self.path)!r} ({error.strerror or error})",
+                                 "pass a writable folder with --out") from None
+            self._ready = True
         return self.path
+
+    def remove(self) -> None:
+        """Delete the folder this run created, and the parent folders it had to create, leaving nothing."""
+        if not self.created:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        remove_empty_folders(self._new_parents)
 
     def file(self, name: str) -> Path:
         """The path of a result file inside the run folder (creating the folder)."""

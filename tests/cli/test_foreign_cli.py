@@ -114,9 +114,9 @@ def test_import_autoattack_checkpoint_keeps_every_tensor(runner, tmp_path, autoa
     assert imported.keys() == {f"net.{k}" for k in original}
     assert all(torch.equal(imported[f"net.{k}"], v) for k, v in original.items())
     meta = json.loads((tmp_path / "aa.json").read_text())
-    assert meta["model"]["definition_sha256"] == sha256_file(definition)
-    assert meta["model"]["target"].endswith("resnet.py:ResNet18") and meta["dataset"] == "cifar10"
-    assert meta["model"]["name"] == "resnet.py:ResNet18"
+    assert meta["model"]["definition_sha256"] == sha256_file(definition) == sha256_file(tmp_path / "aa.def.py")
+    assert meta["model"]["target"] == "aa.def.py:ResNet18" and meta["dataset"] == "cifar10"
+    assert meta["imported_from"]["definition"] == str(definition)
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_module_prefix_and_import_round_trip(runner, tmp_path, tiny_weights):
                                  "--out", str(tmp_path / "tiny.safetensors")])
     assert result.exit_code == 0, result.output
     imported, = run_json(runner, ["evaluate", "accuracy", "-c", str(tmp_path / "tiny.safetensors"),
-                                  "--out", str(tmp_path / "r"), "--json"])["rows"]
+                                  "--trust-definition", "--out", str(tmp_path / "r"), "--json"])["rows"]
     assert imported["dataset"] == "mnist-mini"
     assert {k: v for k, v in imported.items() if k != "model"} == {k: v for k, v in direct.items() if k != "model"}
 
@@ -212,7 +212,7 @@ def test_checkpoints_and_a_foreign_model_in_one_run(runner, tmp_path, tiny_weigh
     out = tmp_path / "tiny.safetensors"
     imported = run_json(runner, ["import", *TINY_FLAGS, "--weights", str(tiny_weights), "--out", str(out), "--json"])
     assert imported["rows"][0]["tensors"] == 4
-    rows = run_json(runner, ["evaluate", "accuracy", "-c", str(out), "-c", str(out), *TINY_FLAGS,
+    rows = run_json(runner, ["evaluate", "accuracy", "-c", str(out), "-c", str(out), "--trust-definition", *TINY_FLAGS,
                              "--weights", str(tiny_weights), "--out", str(tmp_path / "r"), "--json"])["rows"]
     assert [row["model"] for row in rows] == ["tiny", "tiny#2", "tiny#3"]
     assert len({row["accuracy"] for row in rows}) == 1

@@ -124,16 +124,22 @@ def test_import_round_trip_and_pinned_definition(tmp_path):
                        input_mean=(0.5,), input_std=(0.25,))
     source = ModelSource(foreign=spec, weights=str(tmp_path / "w.pt"))
     checkpoint, direct = import_model(source, tmp_path / "m.safetensors", dataset="mnist-mini")
-    imported, = load_models([ModelSource(checkpoint=str(checkpoint.weights))], CPU)
+    imported, = load_models([ModelSource(checkpoint=str(checkpoint.weights), trust_definition=True)], CPU)
     for key, value in net.state_dict().items():
         assert torch.equal(imported.model.state_dict()[f"net.{key}"], value)
     x = images()
     assert torch.equal(imported.model(x), direct.model(x))
     assert imported.dataset == "mnist-mini"
     assert set(imported.files) == {"weights", "metadata", "definition"}
-    definition.write_text(TINY.read_text() + "\n# edited\n")
-    with pytest.raises(LicliError, match="changed since the checkpoint was imported"):
+    copy = tmp_path / "m.def.py"
+    assert imported.files["definition"] == str(copy) and copy.read_bytes() == definition.read_bytes()
+    definition.unlink()  # the checkpoint no longer needs the original: it keeps its own copy
+    assert torch.equal(load_checkpoint(checkpoint.weights, trust_definition=True)[0](x), direct.model(x))
+    with pytest.raises(LicliError, match="runs the Python code in .*m.def.py; if you trust that file, pass --trust-def"):
         load_checkpoint(checkpoint.weights)
+    copy.write_text(TINY.read_text() + "\n# edited\n")
+    with pytest.raises(LicliError, match="changed since the checkpoint was imported"):
+        load_checkpoint(checkpoint.weights, trust_definition=True)
 
 
 def test_torchvision_weights_and_normalisation_match_torchvision(tmp_path):
