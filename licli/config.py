@@ -155,3 +155,7 @@ class RunOptions:
     name: str = "run"
     data_dir: str | None = None
     download: bool = False
+    run_dir: str | None = None
+    """The exact run folder (instead of ``<out>/<command>/<time>-<name>``); used by ``licli sweep``."""
+    force: bool = False
+    """Replace a finished run found in ``run_dir``."""

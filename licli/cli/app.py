@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
-from licli.reporting.files import RunFolder, new_run_path
+from licli.reporting.files import RunFolder, exact_run_path, new_run_path
 from licli.runtime import base_manifest, resolve_device, seed_everything
 
 DEBUG_ENV = "LICLI_DEBUG"
@@ -135,7 +135,10 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     manifest["run_options"] = asdict(options)
     if path is not None:
         manifest["earlier_attempts"] = earlier_attempts(path)
-    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
+    if path is None:
+        path = (exact_run_path(options.run_dir, options.force) if options.run_dir
+                else new_run_path(options.out, command, options.name))
+    folder = RunFolder(path, manifest)
     existed = folder.path.exists()
     try:
         yield device, folder
