@@ -16,7 +16,7 @@ from licli.reporting.files import atomic_write_csv, check_writable
 from licli.reporting.tables import frame_table
 from licli.runtime import resolve_device
 from licli.sweep.executors import LocalExecutor, SubmititExecutor
-from licli.sweep.plan import Plan, load_grid, load_plan, recipe_plan
+from licli.sweep.plan import Plan, Resources, load_grid, load_plan, recipe_plan
 from licli.sweep.run import collect, run_plan
 from licli.sweep.state import DONE
 
@@ -29,11 +29,15 @@ SPEC_HELP = "A grid TOML file, or recipe:NAME (a reproduction recipe; see --scal
 ROOT_HELP = "The sweep's folder (plan.json, runs/<task>/, logs/); default reports/sweeps/<name>."
 
 
-def _plan(spec: str, root: Path | None, scale: str) -> Plan:
+def _plan(spec: str, root: Path | None, scale: str, resources: dict[str, int | None] | None = None) -> Plan:
     if root is not None:
         check_writable(root)
+    given = {key: value for key, value in (resources or {}).items() if value is not None}
     if spec.startswith(RECIPE_PREFIX):
-        return recipe_plan(spec[len(RECIPE_PREFIX):], scale, root)
+        return recipe_plan(spec[len(RECIPE_PREFIX):], scale, root, Resources(**given))
+    if given:
+        raise LicliError(f"{', '.join('--' + k.replace('_', '-') for k in given)} set the resources of a recipe's tasks",
+                         "a grid file sets its own in [resources]")
     return load_grid(spec, root)
 
 
@@ -69,9 +73,12 @@ def run_command(
     cluster: str = typer.Option(None, help="submitit: slurm (default where available), local or debug."),
     partition: str = typer.Option(None, help="submitit: the SLURM partition."),
     device: str = typer.Option(None, help="--device passed to every task (default: the tasks' own, auto)."),
+    gpus: int = typer.Option(None, help="recipe: GPUs per task (SLURM; default 0)."),
+    cpus: int = typer.Option(None, help="recipe: CPUs per task (SLURM; default 1)."),
+    timeout_min: int = typer.Option(None, help="recipe: time limit per task in minutes (SLURM; default 60)."),
 ) -> None:
     """Run a sweep's tasks not yet done (finished ones are skipped; failed ones cleaned and rerun)."""
-    plan = _plan(spec, root, scale)
+    plan = _plan(spec, root, scale, {"gpus": gpus, "cpus": cpus, "timeout_min": timeout_min})
     extra = []
     if device is not None:
         resolve_device(device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +39,22 @@ def run_plan(plan: Plan, executor: Executor, extra_args: Sequence[str] = ()) -> 
         executor.run(wave, extra_args)
 
 
+def with_axes(setting: str, axes: Mapping[str, str]) -> str:
+    """A summary row's setting plus ``sweep.<axis>=<value>`` for each axis but ``seed`` that it does not
+    already state, so cells that differ only by an axis the row does not name (the worst case over
+    different attack sets, ``--n``, ``--steps``) are never averaged together; seeds still aggregate."""
+    parts = [p for p in setting.split(";") if p]
+    extra = [f"sweep.{k}={v}" for k, v in axes.items() if k != "seed" and f"{k}={v}" not in parts]
+    return ";".join([*parts, *extra])
+
+
 @dataclass(frozen=True)
 class Collected:
     tasks: pd.DataFrame
     """One row per task: axis values, status, exit code, seconds, device, run folder."""
     metrics: pd.DataFrame
-    """The summary rows of every finished task's run (``licli report``'s input), with a ``task`` column."""
+    """The summary rows of every finished task's run (``licli report``'s input), with a ``task`` column and
+    the axis values in the setting (``with_axes``)."""
     aggregated: pd.DataFrame
     """``licli report``'s aggregate (mean ± std over seeds per model × metric × setting)."""
     paper: pd.DataFrame | None = None
@@ -64,7 +74,9 @@ def collect(plan: Plan) -> Collected:
                 runs[task.entry if plan.recipe else task.id] = load_run(Path(task.run_dir))
             except LicliError:
                 continue  # a finished run without readable results: its row in `tasks` still says done
-    frames = [run.metrics.assign(task=key, run=str(run.path), command=run.command, name=run.name)
+    axes = {(t.entry if plan.recipe else t.id): t.axes for t in plan.tasks}
+    frames = [run.metrics.assign(task=key, run=str(run.path), command=run.command, name=run.name,
+                                 setting=[with_axes(s, axes[key]) for s in run.metrics["setting"]])
               for key, run in runs.items() if len(run.metrics)]
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["task", "run", "command", "name", "model", "metric", "setting", "value", "seed", "direction"])

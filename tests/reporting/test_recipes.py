@@ -239,6 +239,9 @@ def _built_models(monkeypatch, tmp_path) -> dict[tuple[str, str, str], str]:
 
     monkeypatch.setattr(train_command, "load_dataset", blank)
     monkeypatch.setattr(train_command, "fit", build)
+    for init in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_"):
+        # shapes are what is tested: zeros instead of random draws make full-size VGG-16 cheap to build
+        monkeypatch.setattr(torch.nn.init, init, lambda tensor, *args, **kwargs: tensor.detach().zero_())
     for name in recipe_names():
         recipe = load_recipe(name)
         for scale in recipe.scales:

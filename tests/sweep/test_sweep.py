@@ -20,7 +20,7 @@ from licli.errors import LicliError
 from licli.reporting.discovery import load_run
 from licli.sweep.executors import LocalExecutor, SubmititExecutor
 from licli.sweep.plan import load_plan, parse_grid
-from licli.sweep.run import collect, run_plan
+from licli.sweep.run import collect, run_plan, with_axes
 from licli.sweep.state import DONE, INTERRUPTED, PENDING, task_state
 
 GRID = """
@@ -117,9 +117,15 @@ def test_collect_has_one_row_per_task_and_the_report_aggregate(swept):
     robust = result.aggregated[result.aggregated["metric"] == "robust_accuracy"]
     for task in plan.tasks[1:]:
         rows = _rows(task.run_dir)
-        for row in rows[rows["metric"] == "robust_accuracy"].itertuples():
-            match = robust[(robust["setting"] == row.setting) & (robust["model"] == row.model)]
+        for row in rows[rows["metric"] == "robust_accuracy"].itertuples():  # worst case included
+            match = robust[(robust["setting"] == with_axes(row.setting, task.axes)) & (robust["model"] == row.model)]
             assert match["mean"].iloc[0] == pytest.approx(row.value)
+
+
+def test_axes_the_setting_does_not_state_are_added_but_seeds_aggregate():
+    assert with_axes("attack=worst-case;eps=0.1", {"attack": "fgsm", "seed": "1"}) == \
+        "attack=worst-case;eps=0.1;sweep.attack=fgsm"
+    assert with_axes("attack=fgsm;eps=0.1", {"attack": "fgsm"}) == "attack=fgsm;eps=0.1"
 
 
 def test_rerun_skips_finished_tasks(swept):
@@ -193,3 +199,25 @@ def test_cli_status_and_collect(swept, runner):
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(Path(plan.root) / "tasks.csv")) == 5
     assert "robust_accuracy" in result.output
+
+
+def test_local_slots_pin_one_gpu_each_or_hide_gpus_for_cpu_workers():
+    assert LocalExecutor(gpus=["0", "3"], tasks_per_gpu=2).slots == [
+        {"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "0"},
+        {"CUDA_VISIBLE_DEVICES": "3"}, {"CUDA_VISIBLE_DEVICES": "3"}]
+    assert LocalExecutor(workers=3, gpus=[]).slots == [{"CUDA_VISIBLE_DEVICES": ""}] * 3
+    with pytest.raises(LicliError, match="--workers"):
+        LocalExecutor(workers=0, gpus=[])
+
+
+def test_an_interrupted_train_with_a_saved_state_resumes_instead_of_starting_over(tmp_path):
+    from licli.sweep.executors import resumable
+    from licli.training import STATE_META
+
+    plan = _plan(tmp_path)
+    train, attack = plan.tasks[0], plan.tasks[1]
+    assert resumable(train) is train  # nothing saved yet
+    Path(train.run_dir).mkdir(parents=True)
+    (Path(train.run_dir) / STATE_META).write_text("{}")
+    assert resumable(train).argv == (*train.argv, "--resume", train.run_dir)
+    assert resumable(attack) is attack
