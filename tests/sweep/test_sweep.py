@@ -66,7 +66,6 @@ def one_by_one(tmp_path_factory, swept):
     """The same commands run one after another in this process (the reference)."""
     from typer.testing import CliRunner
 
-    plan, _ = swept
     alone = _plan(tmp_path_factory.mktemp("alone"))
     runner = CliRunner()
     for task in alone.tasks:
