@@ -197,6 +197,10 @@ class RunOptions:
     name: str = "run"
     data_dir: str | None = None
     download: bool = False
+    run_dir: str | None = None
+    """The exact run folder (instead of ``<out>/<command>/<time>-<name>``); used by ``licli sweep``."""
+    force: bool = False
+    """Replace a finished run found in ``run_dir``."""
 
     def __post_init__(self) -> None:
         from licli.reporting.files import check_run_name

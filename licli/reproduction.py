@@ -179,46 +179,74 @@ def load_recipe(name: str) -> Recipe:
 
 @dataclass(frozen=True)
 class Runner:
-    """What the runner needs from the CLI: whether a command path exists, how to run one, and how to
-    read a run folder's summary rows."""
+    """What the runner needs from the CLI: whether a command path exists, how to run one (its exit code),
+    and how to read a run folder's summary rows."""
 
     available: Callable[[tuple[str, ...]], bool]
     invoke: Callable[[list[str]], int]
     summary: Callable[[Path], pd.DataFrame]
 
 
+class RecipeInterrupted(LicliError):
+    """A step was stopped by Ctrl-C (exit 130): the whole recipe stops with the same exit code."""
+
+    exit_code = 130
+
+
+def step_run_dir(root: Path, step_id: str) -> Path:
+    """The exact run folder of a recipe step (``--run-dir``): ``<root>/<step id>``."""
+    return root / step_id
+
+
+def step_argv(step: Step, scale: str, variables: Mapping[str, Any], root: Path) -> list[str]:
+    """The full ``licli`` argv of ``step``: command, arguments with ``{run:<id>}`` resolved to the exact run
+    folders of earlier steps, and its own ``--run-dir``."""
+    arguments = [_RUN_REFERENCE.sub(lambda m: step_run_dir(root, m.group(1)).as_posix(), a)
+                 for a in step.arguments(scale, variables)]
+    return [*step.command, *arguments, "--run-dir", step_run_dir(root, step.id).as_posix()]
+
+
+def step_dependencies(step: Step, scale: str, variables: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ids of the steps whose run folders ``step`` reads (``{run:<id>}``), in order of first mention."""
+    return tuple(dict.fromkeys(r for a in step.arguments(scale, variables) for r in _RUN_REFERENCE.findall(a)))
+
+
 def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_args: list[str] | None = None
                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Run the recipe's steps into ``root``; return (steps table, summary rows per step that ran)."""
+    """Run the recipe's steps into ``root/<step id>``; return (steps table, summary rows per step that ran).
+
+    A step whose dependency did not finish is skipped; a step stopped by Ctrl-C (exit 130) stops the
+    recipe (``RecipeInterrupted``).
+    """
+    from licli.reporting.files import finished_run
+
     pick({s: s for s in SCALES}, scale, "scale")
     variables = recipe.variables(scale, root)
-    runs: dict[str, Path] = {}
     rows: dict[str, pd.DataFrame] = {}
+    finished: set[str] = set()
     table = []
     for step in (s for s in recipe.steps if scale in s.scales):
-        arguments = step.arguments(scale, variables)
-        missing = [r for a in arguments for r in _RUN_REFERENCE.findall(a) if r not in runs]
+        missing = [r for r in step_dependencies(step, scale, variables) if r not in finished]
+        path = step_run_dir(root, step.id)
         started = time.time()
         if not runner.available(step.command):
-            status, path = "not yet available in licli", None
+            status = "not yet available in licli"
         elif missing:
-            status, path = f"skipped: needs step {missing[0]}", None
+            status = f"skipped: needs step {missing[0]}"
         else:
-            arguments = [_RUN_REFERENCE.sub(lambda m: runs[m.group(1)].as_posix(), a) for a in arguments]
-            code = runner.invoke([*step.command, *arguments, "--out", root.as_posix(), "--name", step.id,
-                                  *(extra_args or [])])
-            own = re.compile(rf"\d{{8}}-\d{{6}}-{re.escape(step.id)}(-\d+)?")
-            made = sorted((p for p in root.glob("*/*") if own.fullmatch(p.name)), key=lambda p: p.stat().st_mtime)
-            path = made[-1] if made else None
-            status = "ok" if code == 0 and path is not None else f"failed (exit {code})"
+            code = runner.invoke([*step_argv(step, scale, variables, root), *(extra_args or [])])
+            if code == RecipeInterrupted.exit_code:
+                raise RecipeInterrupted(f"interrupted during step {step.id}: the recipe stopped",
+                                        f"finished steps are in {root}; run the recipe again to start over")
+            status = "ok" if code == 0 and finished_run(path) else f"failed (exit {code})"
             if status == "ok":
-                runs[step.id] = path
+                finished.add(step.id)
                 try:
                     rows[step.id] = runner.summary(path)
                 except LicliError as error:
                     status = f"ran, but its results cannot be read ({error})"
         table.append({"step": step.id, "command": " ".join(step.command), "status": status,
-                      "seconds": round(time.time() - started, 1), "run": str(path) if path else ""})
+                      "seconds": round(time.time() - started, 1), "run": str(path) if step.id in finished else ""})
     return pd.DataFrame(table), rows
 
 

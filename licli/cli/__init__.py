@@ -11,8 +11,10 @@ from licli.cli import evaluate_oracle  # noqa: F401
 from licli.cli import evaluate_prune  # noqa: F401
 from licli.cli import evaluate_saliency  # noqa: F401
 from licli.cli import import_model  # noqa: F401
+from licli.cli import merge_shards  # noqa: F401
 from licli.cli import report  # noqa: F401
 from licli.cli import reproduce  # noqa: F401
+from licli.cli import sweep  # noqa: F401
 from licli.cli import train  # noqa: F401
 from licli.cli.app import app
 from licli.runtime import tune_cpu_allocator

@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
-from licli.reporting.files import RunFolder, new_run_path, write_failure
+from licli.reporting.files import RunFolder, exact_run_path, new_run_path, write_failure
 from licli.runtime import base_manifest, resolve_device, seed_everything
 
 DEBUG_ENV = "LICLI_DEBUG"
@@ -171,6 +171,8 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     manifest["run_options"] = asdict(options)
     if path is not None:
         manifest["earlier_attempts"] = earlier_attempts(path)
+    if path is None and options.run_dir:
+        path = exact_run_path(options.run_dir, options.force)  # an exact folder (sweeps): reused, never suffixed
     folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest, new=path is None)
     try:
         yield device, folder

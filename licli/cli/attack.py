@@ -14,7 +14,7 @@ from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
-from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, evaluate_robustness,
+from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, Shard, evaluate_robustness,
                                           robustness_table, summary_rows)
 from licli.models.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
@@ -34,6 +34,7 @@ class AttackConfig:
     eps_sweep: list[float] | None
     masking_check: bool
     fail_on_masking: bool
+    shard: Shard = Shard()
 
     def __post_init__(self) -> None:
         if not self.settings.eps > 0:
@@ -44,6 +45,9 @@ class AttackConfig:
             raise LicliError(f"unknown subset {self.subset!r}", f"choose one of: {', '.join(SUBSETS)}")
         if self.fail_on_masking and not self.masking_check:
             raise LicliError("--fail-on-masking needs --masking-check", "add --masking-check")
+        if self.masking_check and self.shard.count > 1:
+            raise LicliError("--masking-check runs on the whole selection, not on a --shard",
+                             "run the masking checks without --shard")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -75,7 +79,10 @@ def attack(
     fail_on_masking: bool = typer.Option(False, "--fail-on-masking", help="Exit 1 if a masking check fails."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
     batch_size: int = typer.Option(250, help="Images per attack batch."),
-    seed: int = typer.Option(0, help="Seed of random starts, Square and random targets."),
+    seed: int = typer.Option(0, help="Seed of random starts, Square and random targets (a batch starting at "
+                             "image p of the selection uses seed + p)."),
+    shard: str = typer.Option(None, help="i/k: attack only the batches whose number is i mod k (merge the k runs "
+                              "with `licli merge-shards`; equal to the unsharded run)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."""
@@ -84,7 +91,8 @@ def attack(
                               random_start=random_start, target_rule=targets, batch_size=batch_size, seed=seed,
                               eot_samples=eot)
     config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
-                          parse_budgets(eps_sweep) if eps_sweep else None, masking_check, fail_on_masking)
+                          parse_budgets(eps_sweep) if eps_sweep else None, masking_check, fail_on_masking,
+                          Shard.parse(shard))
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run):
         loaded = load_models(sources, torch_device)
         data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
@@ -95,7 +103,7 @@ def attack(
         test = data.test.to(torch_device)
         models = {item.label: item.model for item in loaded}
         result = evaluate_robustness(models, test.images, test.labels, settings, n=n, subset=subset,
-                                     common_correct=common_correct, eps_values=config.eps_sweep)
+                                     common_correct=common_correct, eps_values=config.eps_sweep, shard=config.shard)
         run.manifest["attack"] = {
             "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps, "eps_values": config.eps_sweep or [settings.eps],
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
@@ -103,7 +111,11 @@ def attack(
         run.write_csv("samples.csv", result.samples)
         run.write_csv("attacks.csv", result.summary)
         run.manifest["attack"]["degeneracy"] = {label: v.to_dict() for label, v in result.degeneracy.items()}
-        write_summary(run, with_identities(summary_rows(result.summary, result.degeneracy), run.manifest))
+        rows = summary_rows(result.summary, result.degeneracy)
+        if config.shard.count > 1:  # a shard's numbers are partial: never mistaken for the whole run's
+            run.manifest["attack"]["shard"] = [config.shard.index, config.shard.count]
+            rows["setting"] += f";shard={config.shard.index}/{config.shard.count}"
+        write_summary(run, with_identities(rows, run.manifest))
         if config.eps_sweep:
             robustness_curve(result.summary, run.file("sweep.png"), title=f"{data.name} · {norm}")
             run.manifest["files"]["sweep.png"] = {}

@@ -154,6 +154,9 @@ def _run_option_parameters(default_name: str, data: bool, download: bool) -> lis
                    "(torchvision's sources; else $LICLI_DOWNLOAD).")] if download else []),
         _option("out", str, None, "--out", help="Root folder for run folders (default: reports, else $LICLI_OUT)."),
         _option("name", str, default_name, "--name", help="Name of this run (suffix of its folder)."),
+        _option("run_dir", str, None, "--run-dir", help="Exact run folder (instead of --out/--name), refused if it "
+                "holds a finished run unless --force; an unfinished one there is replaced."),
+        _option("force", bool, False, "--force", help="With --run-dir: replace a finished run found there."),
     ]
 
 
@@ -161,7 +164,7 @@ def with_run_options(default_name: str, *, data: bool = True, download: bool = F
                      ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add ``--device/--data-dir/--out/--name`` (and with ``download``, ``--download``) to a command, which
     receives them as ``options: RunOptions`` (flags, else ``LICLI_DEVICE``/``LICLI_DATA_DIR``/``LICLI_OUT``/
-    ``LICLI_DOWNLOAD``, else the defaults). ``data=False`` leaves out ``--data-dir`` (embedded data only)."""
+    ``LICLI_DOWNLOAD``, else the defaults), and ``--run-dir``/``--force`` (an exact run folder). ``data=False`` leaves out ``--data-dir`` (embedded data only)."""
     parameters = _run_option_parameters(default_name, data, download)
 
     def build(values: dict[str, Any]) -> RunOptions:

@@ -11,13 +11,15 @@ import pandas as pd
 import typer
 
 from licli.cli.app import app
+from licli.errors import CheckFailed
 from licli.registry import pick
 from licli.reporting.console import stdout
 from licli.reporting.discovery import load_run
 from licli.reporting.files import atomic_write_csv, check_writable, to_json
 from licli.reporting.summary import METRIC_DIRECTIONS
 from licli.reporting.tables import frame_table
-from licli.reproduction import SCALES, Runner, claim_checks, load_recipe, paper_comparison, recipe_names, run_recipe
+from licli.reproduction import SCALES, Recipe, Runner, claim_checks, load_recipe, paper_comparison, recipe_names, run_recipe
+from licli.runtime import resolve_device
 
 
 def command_available(path: tuple[str, ...]) -> bool:
@@ -48,6 +50,7 @@ def reproduce(
     """Run a reproduction recipe and compare licli's numbers with the paper's (tables/figures cited)."""
     chosen = load_recipe(recipe)
     pick({s: s for s in SCALES}, scale, "scale")
+    resolve_device(device)  # a bad --device fails here, before any step runs
     root = check_writable(out) / "reproduce" / f"{chosen.name}-{scale}-{time.strftime('%Y%m%d-%H%M%S')}"
     if dry_run:
         variables = chosen.variables(scale, root)
@@ -70,10 +73,29 @@ def reproduce(
                                     "steps": steps.to_dict(orient="records"),
                                     "paper": comparison.to_dict(orient="records"),
                                     "claims": claims.to_dict(orient="records")}))
+        _fail_on_unfinished(steps, root)
         return
     console.print(frame_table(steps, title=f"licli reproduce {chosen.name} --scale {scale}: steps"))
-    console.print(frame_table(comparison, title=f"{chosen.title}: paper ({chosen.paper}) vs licli"))
+    print_paper_comparison(chosen, comparison, claims)
+    _fail_on_unfinished(steps, root)
+
+
+def print_paper_comparison(recipe: Recipe, comparison: pd.DataFrame, claims: pd.DataFrame) -> None:
+    """The paper's numbers beside licli's, the claims of figures, and the recipe's note."""
+    console = stdout()
+    console.print(frame_table(comparison, title=f"{recipe.title}: paper ({recipe.paper}) vs licli"))
     if len(claims):
         console.print(frame_table(claims, title="claims of figures without numbers"))
-    if chosen.note:
-        console.print(chosen.note, highlight=False, markup=False)
+    if recipe.note:
+        console.print(recipe.note, highlight=False, markup=False)
+
+
+def _fail_on_unfinished(steps: pd.DataFrame, root: Path) -> None:
+    """Exit 1 (one line naming them) when a step failed, was skipped or is not available."""
+    if "status" not in steps:
+        return
+    unfinished = steps[steps["status"] != "ok"]
+    if len(unfinished):
+        raise CheckFailed(f"{len(unfinished)} of {len(steps)} step(s) did not finish: "
+                          + ", ".join(f"{r.step} ({r.status})" for r in unfinished.itertuples()),
+                          f"see {root / 'steps.csv'} and the steps' run folders")

@@ -34,6 +34,37 @@ WORST_CASE = "worst-case"
 SUBSETS = ("all", "correct")
 
 
+SAMPLE_COLUMNS = ("attack", "norm", "eps", "index", "label", "clean_pred", "adv_pred", "target",
+                  "perturbation_norm", "success", "target_hit")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (``--shard i/k``): the attack batches whose global number is ``i`` mod ``k``."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and isinstance(self.index, int) and 0 <= self.index < self.count):
+            raise LicliError(f"--shard {self.index}/{self.count} is not i/k with 0 ≤ i < k",
+                             "pass e.g. --shard 0/4 … --shard 3/4")
+
+    def holds(self, batch: int) -> bool:
+        return batch % self.count == self.index
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Shard":
+        """``"i/k"`` (None: the whole run)."""
+        if text is None:
+            return cls()
+        index, _, count = text.partition("/")
+        try:
+            return cls(int(index), int(count))
+        except ValueError:
+            raise LicliError(f"--shard {text!r} is not i/k", "pass e.g. --shard 0/4 … --shard 3/4") from None
+
+
 @dataclass(frozen=True)
 class AttackSettings:
     """What to attack with. Defaults are the paper's (Table 3.4): ε = 8/255, PGD 10 steps of 3/255."""
@@ -149,25 +180,29 @@ def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: st
 
 
 def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, eps: float | None = None) -> pd.DataFrame:
+                   settings: AttackSettings, *, eps: float | None = None, shard: Shard = Shard()) -> pd.DataFrame:
     """One row per (attack, image): index, label, clean/adversarial prediction, target, norm, success.
 
     ``images`` are uint8 on the model's device; ``indices`` name the dataset rows they come from.
     ``success`` means the adversarial image is misclassified; ``robust`` that the model is right on
     both the clean and the adversarial image; ``target_hit`` that the adversarial image is the target.
-    Batch number b is attacked with seed ``settings.seed + b`` (same seed → same rows).
+    The batch starting at position p of ``images`` is attacked with seed ``settings.seed + p`` (same seed →
+    same rows); ``shard`` attacks only its share of the batches, so the shards' rows together are the
+    rows of the unsharded run.
     """
     check_images(images, labels)
     eps = settings.eps if eps is None else eps
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
+            if not shard.holds(number):
+                continue
             x = images[start:start + settings.batch_size].float() / 255
             y = labels[start:start + settings.batch_size]
             with torch.no_grad():
                 clean = view(x).argmax(1)
             for name in settings.attacks:
-                outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + number,
+                outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + start,
                                      target_rule=settings.target_rule, **settings.params())
                 with torch.no_grad():
                     adv = view(outcome.x_adv).argmax(1)
@@ -179,6 +214,8 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                     "adv_pred": columns[3].numpy(), "target": columns[4].numpy(),
                     "perturbation_norm": outcome.norms.cpu().numpy(),
                 }))
+    if not frames:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
     frame = pd.concat(frames, ignore_index=True)
     frame["target"] = frame["target"].astype("Int64").where(frame["target"] >= 0)
     frame["success"] = frame["adv_pred"] != frame["label"]
@@ -293,7 +330,8 @@ def class_count(model: nn.Module, images: torch.Tensor) -> int:
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
                         settings: AttackSettings, *, n: int | None = None, subset: str = "all",
-                        common_correct: bool = False, eps_values: Sequence[float] | None = None) -> RobustnessResult:
+                        common_correct: bool = False, eps_values: Sequence[float] | None = None,
+                        shard: Shard = Shard()) -> RobustnessResult:
     """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
@@ -316,8 +354,8 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     for label, model in models.items():
         chosen = selected[label]
         for eps in eps_values or [settings.eps]:
-            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps)
-                          .assign(model=label))
+            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps,
+                                         shard=shard).assign(model=label))
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
     return RobustnessResult(samples, summarise(samples), selected, len(shared), verdicts)

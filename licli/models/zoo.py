@@ -7,7 +7,10 @@ import torch
 from torch import nn
 from torchvision.models import resnet18 as tv_resnet18
 from torchvision.models import vgg16_bn as tv_vgg16_bn
+from torchvision.models.vgg import cfgs as vgg_layouts
+from torchvision.models.vgg import make_layers as make_vgg_layers
 
+from licli.errors import LicliError
 from licli.models.normalize import default_normalize
 from licli.models.slots import Slot
 
@@ -48,17 +51,24 @@ def small_cnn(num_classes: int, in_channels: int, image_size: tuple[int, int], *
     )
 
 
-def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, width: int = 4096) -> nn.Module:
+def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, width: int = 4096,
+          channels: int = 64) -> nn.Module:
     """torchvision VGG-16 with batch norm, as in NormOut §2.3.1 (classifier 25088→4096→4096→classes).
 
     The two classifier Dropouts (the paper's layers 48 and 51) are the slots ``fc1`` and ``fc2``:
-    identity unless a mechanism (``dropout``, ``normout``…) is inserted.
+    identity unless a mechanism (``dropout``, ``normout``…) is inserted. ``channels`` < 64 scales every
+    convolution's width by ``channels / 64`` (same 13 conv + 3 linear layers; for quick smoke runs).
     """
+    if not isinstance(channels, int) or not 1 <= channels <= 64:
+        raise LicliError(f"vgg16 channels must be an integer in [1, 64] (got {channels!r})",
+                         'pass e.g. --model-options \'{"channels": 8}\'')
+    layout = [v if v == "M" else v * channels // 64 for v in vgg_layouts["D"]]
     model = tv_vgg16_bn(weights=None, num_classes=num_classes)
+    model.features = make_vgg_layers(layout, batch_norm=True)
     if in_channels != 3:
-        model.features[0] = nn.Conv2d(in_channels, 64, kernel_size=3, padding=1)
+        model.features[0] = nn.Conv2d(in_channels, layout[0], kernel_size=3, padding=1)
     model.classifier = nn.Sequential(
-        nn.Linear(512 * 7 * 7, width), nn.ReLU(inplace=True), Slot("fc1"),
+        nn.Linear(layout[-2] * 7 * 7, width), nn.ReLU(inplace=True), Slot("fc1"),
         nn.Linear(width, width), nn.ReLU(inplace=True), Slot("fc2"),
         nn.Linear(width, num_classes),
     )

@@ -151,6 +151,32 @@ def make_new_folder(path: Path) -> Path:
             candidate = path.with_name(f"{path.name}-{suffix}")
 
 
+def finished_run(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a run whose manifest says it finished (status ``ok``)."""
+    try:
+        return json.loads((Path(folder) / "manifest.json").read_text()).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def exact_run_path(run_dir: str | os.PathLike, force: bool = False) -> Path:
+    """The folder ``--run-dir`` names, emptied of an unfinished run (or, with ``force``, a finished one).
+
+    Refused when it holds a finished run without ``force``, or files that are not a licli run.
+    """
+    path = Path(run_dir).expanduser().absolute()
+    if not path.exists():
+        return path
+    if not path.is_dir() or (any(path.iterdir()) and not (path / "manifest.json").exists()):
+        raise LicliError(f"--run-dir {str(path)!r} exists and is not a licli run folder",
+                         "pass a new or empty folder to --run-dir")
+    if finished_run(path) and not force:
+        raise LicliError(f"--run-dir {str(path)!r} already holds a finished run",
+                         "pass another --run-dir, or add --force to replace it")
+    shutil.rmtree(path)
+    return path
+
+
 class RunFolder:
     """A run's folder: results are written atomically into it, the manifest last.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pandas as pd
 import pytest
 
 from licli.config import TrainConfig, load_toml, resolve
-from licli.reproduction import (CONFIGS_DIR, Measurement, PaperNumber, Recipe, Runner, Step, claim_checks,
-                                load_recipe, paper_comparison, recipe_names, run_recipe)
+from licli.reproduction import (CONFIGS_DIR, Measurement, PaperNumber, Recipe, RecipeInterrupted, Runner, Step,
+                                claim_checks, load_recipe, paper_comparison, recipe_names, run_recipe)
 
 PAPERS = Path(__file__).resolve().parents[3] / "shared" / "papers"
 if not PAPERS.exists():
@@ -74,13 +75,17 @@ def _fake_recipe() -> Recipe:
     return Recipe("fake", "fake", "", "", {"smoke": {"value": 0.8}, "full": {"value": 0.9}}, steps, numbers)
 
 
+def _finish(folder: Path, status: str = "ok") -> None:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"status": status}))
+
+
 def test_runner_runs_available_steps_and_reports_the_rest(tmp_path):
     calls = []
 
     def invoke(arguments):
         calls.append(arguments)
-        folder = tmp_path / "fake" / f"20260101-000000-{arguments[arguments.index('--name') + 1]}"
-        folder.mkdir(parents=True)
+        _finish(Path(arguments[arguments.index("--run-dir") + 1]))
         return 0
 
     value = {}
@@ -90,11 +95,67 @@ def test_runner_runs_available_steps_and_reports_the_rest(tmp_path):
     value["v"] = 0.8
     steps, rows = run_recipe(_fake_recipe(), "smoke", tmp_path, runner, ["--device", "cpu"])
     assert list(steps["status"]) == ["ok", "not yet available in licli", "skipped: needs step later"]
-    assert calls == [["fake", "--value", "0.8", "--out", str(tmp_path), "--name", "make", "--device", "cpu"]]
+    assert calls == [["fake", "--value", "0.8", "--run-dir", str(tmp_path / "make"), "--device", "cpu"]]
+    assert list(steps["run"]) == [str(tmp_path / "make"), "", ""]
     comparison = paper_comparison(_fake_recipe(), rows)
     assert comparison["licli"].iloc[0] == pytest.approx(80.0)
     assert comparison["difference"].iloc[0] == pytest.approx(-10.0)
     assert comparison["licli"].isna().iloc[1]
+
+
+def test_a_step_is_ok_only_when_its_manifest_says_finished(tmp_path):
+    def invoke(arguments):
+        _finish(Path(arguments[arguments.index("--run-dir") + 1]), status="failed")
+        return 0
+
+    runner = Runner(available=lambda path: True, invoke=invoke, summary=lambda path: pd.DataFrame())
+    steps, rows = run_recipe(_fake_recipe(), "smoke", tmp_path, runner)
+    assert steps["status"].iloc[0] == "failed (exit 0)" and rows == {}
+
+
+def test_ctrl_c_in_a_step_stops_the_recipe(tmp_path):
+    calls = []
+
+    def invoke(arguments):
+        calls.append(arguments)
+        return 130
+
+    runner = Runner(available=lambda path: True, invoke=invoke, summary=lambda path: pd.DataFrame())
+    with pytest.raises(RecipeInterrupted, match="interrupted during step make") as stop:
+        run_recipe(_fake_recipe(), "smoke", tmp_path, runner)
+    assert len(calls) == 1 and stop.value.exit_code == 130
+
+
+@pytest.mark.parametrize(("code", "exit_code", "message"), [
+    (3, 1, "step(s) did not finish: train-no-oracle (failed (exit 3)), oracle-baselines (failed (exit 3))"),
+    (130, 130, "interrupted during step train-no-oracle: the recipe stopped"),
+])
+def test_reproduce_exits_non_zero_naming_unfinished_steps(monkeypatch, tmp_path, code, exit_code, message):
+    from typer.testing import CliRunner
+
+    import licli.cli.reproduce as command
+    from licli.cli import app
+
+    calls = []
+    monkeypatch.setattr(command, "invoke", lambda arguments: calls.append(arguments) or code)
+    result = CliRunner().invoke(app, ["reproduce", "oracle-mnist", "--device", "cpu", "--out", str(tmp_path)])
+    assert result.exit_code == exit_code, result.output
+    assert message in " ".join(result.output.split())
+    assert len(calls) == (3 if code == 3 else 1)
+
+
+@pytest.mark.parametrize("flags", [["--device", "tpu"], ["--device", "cuda:99"], ["--scale", "huge"]])
+def test_reproduce_checks_run_options_before_any_step(monkeypatch, tmp_path, flags):
+    from typer.testing import CliRunner
+
+    import licli.cli.reproduce as command
+    from licli.cli import app
+
+    calls = []
+    monkeypatch.setattr(command, "invoke", lambda arguments: calls.append(arguments) or 0)
+    result = CliRunner().invoke(app, ["reproduce", "normout", *flags, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and calls == [], result.output
+    assert "Traceback" not in result.output
 
 
 def test_claims_follow_the_metric_direction():
@@ -131,3 +192,84 @@ def test_every_step_parses_as_a_licli_command_with_a_registered_dataset(name, tm
                 dataset = args[args.index("--dataset") + 1]
                 accepted = ORACLE_BASES if step.command == ("evaluate", "oracle") else DATASETS
                 assert dataset in accepted, f"{name} {scale} {step.id}: --dataset {dataset}"
+
+
+IMAGE_SHAPES = {"cifar10": (3, 32, 32), "cifar10-mini": (3, 32, 32), "mnist": (1, 28, 28), "mnist-mini": (1, 28, 28)}
+
+
+class _Built(Exception):
+    """Raised by the stand-in for training once the step's model is built and ran forward."""
+
+
+def test_the_image_shapes_below_are_the_datasets_shapes():
+    from licli.data import load_dataset
+
+    data = load_dataset("mnist-mini")
+    assert (data.in_channels, *data.image_size) == IMAGE_SHAPES["mnist-mini"]
+
+
+def _built_models(monkeypatch, tmp_path) -> dict[tuple[str, str, str], str]:
+    """Every train step of every recipe at every scale run through the real ``licli train`` parser and
+    config, its dataset replaced by 2 blank images of the dataset's shape, its model built from the
+    config and run forward in training mode (mechanisms active); the model label of each."""
+    import torch
+    from typer.testing import CliRunner
+
+    import licli.cli.train as train_command
+    from licli.cli import app
+    from licli.data import Dataset, Split
+    from licli.models import build_model
+    from licli.reporting.summary import model_label
+    from licli.reproduction import step_argv
+    from licli.training import model_spec_for
+
+    built: dict[tuple[str, str, str], str] = {}
+
+    def blank(name, data_dir=None, download=False):
+        images = torch.zeros(2, *IMAGE_SHAPES[name], dtype=torch.uint8)
+        split = Split(images, torch.zeros(2, dtype=torch.long))
+        return Dataset(name, split, split, 10, tuple(str(i) for i in range(10)))
+
+    def build(config, data, **kwargs):
+        spec = model_spec_for(config, data)
+        model = build_model(spec).train()
+        assert model(data.train.images.float() / 255).shape == (2, 10)
+        built[current] = model_label(spec.to_dict())
+        raise _Built
+
+    monkeypatch.setattr(train_command, "load_dataset", blank)
+    monkeypatch.setattr(train_command, "fit", build)
+    for init in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_"):
+        # shapes are what is tested: zeros instead of random draws make full-size VGG-16 cheap to build
+        monkeypatch.setattr(torch.nn.init, init, lambda tensor, *args, **kwargs: tensor.detach().zero_())
+    for name in recipe_names():
+        recipe = load_recipe(name)
+        for scale in recipe.scales:
+            for step in (s for s in recipe.steps if scale in s.scales and s.command == ("train",)):
+                current = (name, scale, step.id)
+                argv = step_argv(step, scale, recipe.variables(scale, tmp_path), tmp_path)
+                result = CliRunner().invoke(app, [*argv, "--device", "cpu"])
+                assert current in built, f"{current}: {result.output}"
+    return built
+
+
+def test_every_train_step_builds_its_model_at_every_scale_and_the_paper_labels_name_them(monkeypatch, tmp_path):
+    """The class of bug where a recipe's config names a parameter its mechanism does not have, or its model
+    cannot run on the scale's images, fails here without data; and every paper number measured on a
+    model names the exact label of a model a step trains."""
+    built = _built_models(monkeypatch, tmp_path)
+    assert {scale for _, scale, _ in built} == {"smoke", "full"}
+    for name in recipe_names():
+        recipe = load_recipe(name)
+        steps = {s.id: s for s in recipe.steps}
+        measurements = [n.measured for n in recipe.paper_numbers if n.measured] + \
+                       [m for c in recipe.claims for m in (c.better, c.worse)]
+        for measured in (m for m in measurements if m.model):
+            step = steps[measured.step]
+            for scale in step.scales:
+                trained = [step.id] if step.command == ("train",) else [
+                    r for a in step.arguments(scale, recipe.variables(scale, tmp_path))
+                    for r in re.findall(r"\{run:([^}]+)\}", a)]
+                labels = {built[(name, scale, t)] for t in trained if (name, scale, t) in built}
+                if trained:
+                    assert measured.model in labels, f"{name} {scale} {measured.step}: {measured.model}"
