@@ -99,13 +99,17 @@ class TrainConfig:
     regularizer_params: dict[str, Any] = field(default_factory=dict)
     enhance: str | None = None
     enhance_params: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    """Forward-pass precision (``licli.runtime.PRECISIONS``: fp32, tf32, bf16)."""
 
     def __post_init__(self) -> None:
         from licli.data import DATASETS
         from licli.models import MODELS
         from licli.registry import pick
+        from licli.runtime import check_precision
         from licli.training import OPTIMIZERS
 
+        check_precision(self.precision)
         pick(MODELS, self.model, "model")
         pick(DATASETS, self.dataset, "dataset")
         pick(OPTIMIZERS, self.optimizer, "optimizer")
@@ -155,3 +159,5 @@ class RunOptions:
     name: str = "run"
     data_dir: str | None = None
     download: bool = False
+    deterministic: bool = False
+    """Deterministic kernels only (``licli.runtime.deterministic_scope``): bit-exact reruns on CUDA too."""

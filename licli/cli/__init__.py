@@ -15,11 +15,9 @@ from licli.cli import report  # noqa: F401
 from licli.cli import reproduce  # noqa: F401
 from licli.cli import train  # noqa: F401
 from licli.cli.app import app
-from licli.runtime import tune_cpu_allocator
 
 
 def main() -> None:
-    tune_cpu_allocator()
     app()
 
 

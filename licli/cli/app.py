@@ -29,7 +29,8 @@ from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
 from licli.reporting.files import RunFolder, new_run_path
-from licli.runtime import base_manifest, resolve_device, seed_everything
+from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, resolve_device,
+                           seed_everything, tune_cpu_allocator_for, use_device)
 
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
@@ -127,18 +128,30 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     """Resolve the device, seed, and open the run folder whose manifest is written when the block ends.
 
     ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is named.
+    The block runs on the resolved device made current (``use_device``), with the CPU allocator tuned
+    for CPU runs and, with ``options.deterministic``, deterministic kernels only.
     """
     device = resolve_device(options.device)
-    if seed is not None:
-        seed_everything(seed)
-    manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
-    manifest["run_options"] = asdict(options)
-    if path is not None:
-        manifest["earlier_attempts"] = earlier_attempts(path)
-    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
+    use_device(device)
+    tune_cpu_allocator_for(device)
+    with deterministic_scope(options.deterministic):
+        if seed is not None:
+            seed_everything(seed)
+        manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
+        manifest["run_options"] = asdict(options)
+        if path is not None:
+            manifest["earlier_attempts"] = earlier_attempts(path)
+        folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
+        with _finished(folder), nondeterminism_explained():
+            yield device, folder
+
+
+@contextmanager
+def _finished(folder: RunFolder) -> Iterator[None]:
+    """Write the manifest with how the block ended; a bad-input error removes a folder it created."""
     existed = folder.path.exists()
     try:
-        yield device, folder
+        yield
     except LicliError as error:
         if error.exit_code == 2 and not existed:
             shutil.rmtree(folder.path, ignore_errors=True)

@@ -150,6 +150,9 @@ def _run_option_parameters(default_name: str, data: bool, download: bool) -> lis
                    "(torchvision's sources; else $LICLI_DOWNLOAD).")] if download else []),
         _option("out", str, None, "--out", help="Root folder for run folders (default: reports, else $LICLI_OUT)."),
         _option("name", str, default_name, "--name", help="Name of this run (suffix of its folder)."),
+        _option("deterministic", bool, False, "--deterministic",
+                help="Deterministic kernels only: bit-exact reruns on CUDA, slower; an operation without a "
+                     "deterministic kernel stops the run (else $LICLI_DETERMINISTIC; see docs/performance.md)."),
     ]
 
 
@@ -162,8 +165,9 @@ def with_run_options(default_name: str, *, data: bool = True, download: bool = F
 
     def build(values: dict[str, Any]) -> RunOptions:
         flags = {p.name: values.pop(p.name) for p in parameters}
-        if "download" in flags:
-            flags["download"] = flags["download"] or None  # an absent flag leaves $LICLI_DOWNLOAD in charge
+        for switch in ("download", "deterministic"):
+            if switch in flags:
+                flags[switch] = flags[switch] or None  # an absent flag leaves $LICLI_<SWITCH> in charge
         return resolve(RunOptions, flags=flags)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
