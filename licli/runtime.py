@@ -14,7 +14,9 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 import numpy as np
 import torch
@@ -256,6 +258,51 @@ def nondeterminism_explained() -> Iterator[None]:
             raise
         raise LicliError(f"--deterministic: {str(error).splitlines()[0]}",
                          "drop --deterministic for this run (its results may then vary between runs)") from None
+
+
+@contextmanager
+def out_of_memory_explained() -> Iterator[None]:
+    """Turn a device out-of-memory error into a LicliError naming ``--batch-size``."""
+    try:
+        yield
+    except torch.OutOfMemoryError as error:
+        raise LicliError(f"out of device memory ({str(error).splitlines()[0][:160]})",
+                         "pass a smaller --batch-size (or --batch-size auto where a command offers it)") from None
+
+
+def parse_batch_size(text: str | int, flag: str = "--batch-size") -> int | None:
+    """``"250"`` → 250; ``"auto"`` → None (``first_batch_size`` then ``largest_batch_that_fits`` choose)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise LicliError(f"{flag} {text!r} is neither a number nor auto", f"pass e.g. {flag} 250 or {flag} auto") from None
+    if value < 1:
+        raise LicliError(f"{flag} must be ≥ 1 (got {value})", f"pass e.g. {flag} 250 or {flag} auto")
+    return value
+
+
+def first_batch_size(device: torch.device, items: int, cpu_default: int) -> int:
+    """Where ``--batch-size auto`` starts: every item at once on CUDA (halved on out-of-memory), the
+    command's default on a CPU (whose memory does not fail fast: it swaps)."""
+    return max(items, 1) if device.type == "cuda" else cpu_default
+
+
+def largest_batch_that_fits(work: Callable[[int], T], start: int, *, back_off: bool = True) -> tuple[T, int]:
+    """``work(batch_size)`` with the largest batch size that fits: ``start``, halved after every
+    out-of-memory error (the device's cache emptied in between); without ``back_off`` the error
+    propagates (an explicit ``--batch-size``). Returns (result, batch size used)."""
+    size = max(int(start), 1)
+    while True:
+        try:
+            return work(size), size
+        except torch.OutOfMemoryError:
+            if size == 1 or not back_off:
+                raise
+            size = max(size // 2, 1)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
 
 def cuda_rng_state(device: torch.device) -> torch.Tensor | None:

@@ -95,10 +95,10 @@ class Progress(Protocol):
 
 def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """``tensor`` (CPU) on ``device`` without a host sync: a CUDA copy goes from pinned memory, non-blocking
-    (a copy from pageable memory waits for the stream); elsewhere a plain ``to``."""
+    (a copy from pageable memory waits for the stream)."""
     if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 def random_crop_flip(padding: int = 4) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:

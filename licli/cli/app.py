@@ -29,8 +29,8 @@ from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
 from licli.reporting.files import RunFolder, new_run_path
-from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, resolve_device,
-                           seed_everything, tune_cpu_allocator_for, use_device)
+from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
+                           resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
@@ -142,7 +142,7 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
         if path is not None:
             manifest["earlier_attempts"] = earlier_attempts(path)
         folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest)
-        with _finished(folder), nondeterminism_explained():
+        with _finished(folder), nondeterminism_explained(), out_of_memory_explained():
             yield device, folder
 
 
