@@ -163,3 +163,20 @@ def test_bf16_training_runs_autocast_and_keeps_float32_weights():
 def test_unknown_precision_is_a_one_line_error():
     with pytest.raises(LicliError, match="unknown precision 'fp16'"):
         TrainConfig(precision="fp16")
+
+
+def test_train_command_records_precision_determinism_and_schedule_and_restores_the_flags(runner, tmp_path):
+    from licli.cli import app
+
+    result = runner.invoke(app, ["train", "--model", "mlp", "--model-options", '{"hidden": 8}', "--epochs", "1",
+                                 "--precision", "bf16", "--deterministic", "--state-every", "final", "--device", "cpu",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "train").iterdir())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["numerics"]["precision"] == "bf16" and manifest["numerics"]["autocast"] == "bfloat16"
+    assert manifest["numerics"]["deterministic_algorithms"] is True
+    assert manifest["run_options"]["deterministic"] is True and manifest["config"]["precision"] == "bf16"
+    assert manifest["state_schedule"] == {"every_epochs": None, "every_minutes": None}
+    assert not (folder / STATE_WEIGHTS).exists()  # discarded once the checkpoint is written
+    assert not torch.are_deterministic_algorithms_enabled()

@@ -30,7 +30,7 @@ from licli.errors import LicliError
 from licli.reporting.console import error_line
 from licli.reporting.files import RunFolder, new_run_path
 from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
-                           resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
+                           precision_scope, resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
@@ -129,12 +129,13 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
 
     ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is named.
     The block runs on the resolved device made current (``use_device``), with the CPU allocator tuned
-    for CPU runs and, with ``options.deterministic``, deterministic kernels only.
+    for CPU runs, IEEE fp32 math (no TF32: ``--precision`` of train/attack changes it inside) and, with
+    ``options.deterministic``, deterministic kernels only.
     """
     device = resolve_device(options.device)
     use_device(device)
     tune_cpu_allocator_for(device)
-    with deterministic_scope(options.deterministic):
+    with deterministic_scope(options.deterministic), precision_scope("fp32", device):  # commands may raise it
         if seed is not None:
             seed_everything(seed)
         manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
