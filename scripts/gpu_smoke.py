@@ -100,7 +100,8 @@ def steps(args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, list[str], 
             "--mechanism", f"{slot}={mechanism}", "--state-every", "final", "--name", f"smoke-{mechanism}", *run), 40))
     listed += [("syncs", probe("syncs", args), 60), ("resume", probe("resume", args), 90),
                ("parity", probe("parity", args), 45), ("throughput", probe("throughput", args), 90)]
-    return [(name, command, timeout * sizes.timeout_scale) for name, command, timeout in listed]
+    scale = sizes.timeout_scale if args.timeout_scale is None else args.timeout_scale
+    return [(name, command, timeout * scale) for name, command, timeout in listed]
 
 
 def resolve_checkpoints(command: list[str]) -> list[str]:
@@ -312,8 +313,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", type=Path, default=Path("smoke"))
-    parser.add_argument("--toy", action="store_true", help="Toy sizes (small-cnn on mnist-mini) for a CPU.")
+    parser.add_argument("--toy", action="store_true", help="Toy sizes (mlp and small-cnn on mnist-mini) for a CPU.")
     parser.add_argument("--only", nargs="*", default=None, help="Run only these steps.")
+    parser.add_argument("--timeout-scale", type=float, default=None,
+                        help="Multiply every step's time box (default 1 on a GPU, 4 with --toy).")
     parser.add_argument("--probe", choices=sorted(PROBES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out = args.out.resolve()

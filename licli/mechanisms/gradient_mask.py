@@ -54,9 +54,10 @@ def separable_log_matrices(sigma: float, size: int, h: int, w: int, device: torc
     """T_y(G''), T_x(G), T_y(G), T_x(G'') for (H, W) maps, built once per (σ, size, map size, device, dtype):
     building them is float64 CPU work and two host-to-device copies (stream syncs on CUDA) per call."""
     radius = (size - 1) // 2
-    g = gaussian_1d(sigma, radius, 0).to(device=device, dtype=dtype)
-    d2 = gaussian_1d(sigma, radius, 2).to(device=device, dtype=dtype)
-    return filter_matrix(d2, h), filter_matrix(g, w), filter_matrix(g, h), filter_matrix(d2, w)
+    with torch.inference_mode(False):  # cached: must stay usable by later autograd computations
+        g = gaussian_1d(sigma, radius, 0).to(device=device, dtype=dtype)
+        d2 = gaussian_1d(sigma, radius, 2).to(device=device, dtype=dtype)
+        return filter_matrix(d2, h), filter_matrix(g, w), filter_matrix(g, h), filter_matrix(d2, w)
 
 
 def separable_log_filter(maps: torch.Tensor, sigma: float, size: int) -> torch.Tensor:

@@ -66,7 +66,8 @@ def suggested_size(sigma: float, truncate: float = 4.0) -> int:
 def cached_log_kernel(sigma: float, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``log_kernel(σ, size)`` on ``device`` in ``dtype``, built once per (σ, size, device, dtype): building
     it is a float64 CPU computation and a host-to-device copy (a stream sync on CUDA) per call."""
-    return log_kernel(sigma, size, dtype=dtype).to(device)
+    with torch.inference_mode(False):  # cached: must stay usable by later autograd computations
+        return log_kernel(sigma, size, dtype=dtype).to(device)
 
 
 def log_filter(maps: torch.Tensor, sigma: float, size: int) -> torch.Tensor:

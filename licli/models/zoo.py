@@ -41,9 +41,11 @@ class StaticAdaptiveAvgPool2d(nn.Module):
             return x.mean(dim=(-2, -1), keepdim=True)
         key = (x.shape[-2], x.shape[-1], x.device, x.dtype)
         if key not in self._matrices:
-            self._matrices[key] = (pooling_matrix(self.output_size[0], x.shape[-2], device=x.device, dtype=x.dtype),
-                                   pooling_matrix(self.output_size[1], x.shape[-1], device=x.device,
-                                                  dtype=x.dtype).T)
+            with torch.inference_mode(False):  # cached: must stay usable by later autograd forwards
+                self._matrices[key] = (pooling_matrix(self.output_size[0], x.shape[-2], device=x.device,
+                                                      dtype=x.dtype),
+                                       pooling_matrix(self.output_size[1], x.shape[-1], device=x.device,
+                                                      dtype=x.dtype).T)
         rows, columns = self._matrices[key]
         return rows @ x @ columns
 
