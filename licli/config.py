@@ -138,14 +138,17 @@ class TrainConfig:
     regularizer_params: dict[str, Any] = field(default_factory=dict)
     enhance: str | None = None
     enhance_params: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    """Forward-pass precision (``licli.runtime.PRECISIONS``: fp32, tf32, bf16)."""
 
     def __post_init__(self) -> None:
         from licli.data import DATASETS
         from licli.models import MODELS
         from licli.registry import pick
-        from licli.runtime import check_seed
+        from licli.runtime import check_precision, check_seed
         from licli.training import OPTIMIZERS
 
+        check_precision(self.precision)
         pick(MODELS, self.model, "model")
         pick(DATASETS, self.dataset, "dataset")
         pick(OPTIMIZERS, self.optimizer, "optimizer")
@@ -201,6 +204,8 @@ class RunOptions:
     """The exact run folder (instead of ``<out>/<command>/<time>-<name>``); used by ``licli sweep``."""
     force: bool = False
     """Replace a finished run found in ``run_dir``."""
+    deterministic: bool = False
+    """Deterministic kernels only (``licli.runtime.deterministic_scope``): bit-exact reruns on CUDA too."""
 
     def __post_init__(self) -> None:
         from licli.reporting.files import check_run_name

@@ -10,9 +10,13 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 import numpy as np
 import torch
@@ -28,6 +32,17 @@ GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_MAX = -1, -4
 ALLOCATOR_TRIM_BYTES = 1 << 30
 CPU_ALLOCATOR = "default"
 """How CPU memory is allocated in this process (recorded in every manifest)."""
+CPU_ALLOCATOR_ENV = "LICLI_CPU_ALLOCATOR"
+"""``LICLI_CPU_ALLOCATOR=0`` keeps glibc's defaults (opt out of ``tune_cpu_allocator``)."""
+
+
+def tune_cpu_allocator_for(device: torch.device) -> bool:
+    """``tune_cpu_allocator`` for CPU runs only: a CUDA run's tensors live in the CUDA caching allocator,
+    where glibc's settings only keep freed host memory (decoded datasets) from going back to the kernel.
+    ``LICLI_CPU_ALLOCATOR=0`` opts out. Returns whether it applied."""
+    if device.type != "cpu" or os.environ.get(CPU_ALLOCATOR_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return tune_cpu_allocator()
 
 
 def tune_cpu_allocator() -> bool:
@@ -38,7 +53,7 @@ def tune_cpu_allocator() -> bool:
     on the 2-core CI machine that made a 32-filter convolution of 512 MNIST images and its sigmoid 3× slower
     (``benchmarks/allocator.py``). Serving all blocks from the heap and trimming only above 1 GiB of free
     memory is what tcmalloc/jemalloc do without asking. A process-wide setting, so only entry points call
-    it (the ``licli`` command, the benchmarks); the library never does.
+    it (``recorded_run`` for CPU runs through ``tune_cpu_allocator_for``, the benchmarks); the library never does.
     Returns whether it applied (glibc only; elsewhere a no-op).
     """
     global CPU_ALLOCATOR
@@ -96,6 +111,12 @@ def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
         raise LicliError(f"--seed must be an integer in [0, {SEED_LIMIT - 1}] (got {seed!r})", "pass e.g. --seed 1")
     return seed
+def use_device(device: torch.device) -> None:
+    """Make ``device`` the current CUDA device (no-op on CPU): libraries that seed or allocate on "the"
+    GPU (pyautoattack reseeds the current device, ``fork_rng`` restores it, ``torch.cuda.*`` defaults to
+    it) then act on ``--device cuda:N`` rather than on cuda:0."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -143,8 +164,175 @@ def device_info(device: torch.device) -> dict[str, Any]:
                             "cpu": platform.processor() or platform.machine()}
     if device.type == "cuda":
         info["gpu_name"] = torch.cuda.get_device_name(device)
+        info["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
         info["cuda"] = torch.version.cuda
+    info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return info
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+"""``fp32``: IEEE float32 everywhere (the reference). ``tf32``: float32 tensors, CUDA matmuls and
+convolutions on TF32 tensor cores (10-bit mantissa products, float32 sums) and cuDNN's autotuner.
+``bf16``: ``tf32`` plus autocast of the forward pass to bfloat16 (CUDA and CPU); weights, gradients,
+optimizer states and losses stay float32. Second-order evaluations (Fisher-Rao, GSNR, Hessian) take
+no precision option: they always run at fp32."""
+CUBLAS_WORKSPACE = ":4096:8"
+"""cuBLAS's deterministic workspace setting (CUDA docs, "Results reproducibility")."""
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise LicliError(f"unknown precision {precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
+    return precision
+
+
+def autocast(precision: str, device: torch.device):
+    """The forward-pass context of ``precision``: bfloat16 autocast for ``bf16``, else nothing."""
+    if check_precision(precision) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@contextmanager
+def precision_scope(precision: str, device: torch.device) -> Iterator[dict[str, Any]]:
+    """Set the process-wide CUDA math flags of ``precision`` for the block, restore them after; yield them.
+
+    TF32 and the cuDNN autotuner apply to ``tf32``/``bf16`` on CUDA only; under ``--deterministic``
+    (``torch.are_deterministic_algorithms_enabled()``) the autotuner stays off. Autocast is separate
+    (``autocast``): it wraps forward passes only."""
+    check_precision(precision)
+    fast = precision != "fp32" and device.type == "cuda"
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = fast
+    torch.backends.cudnn.allow_tf32 = fast
+    torch.backends.cudnn.benchmark = fast and not torch.are_deterministic_algorithms_enabled()
+    try:
+        yield numerics(precision)
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+         torch.backends.cudnn.benchmark) = saved
+
+
+def numerics_under(precision: str, device: torch.device) -> dict[str, Any]:
+    """The flags ``precision_scope(precision, device)`` runs under (for the manifest of a command that uses it)."""
+    with precision_scope(precision, device) as flags:
+        return flags
+
+
+def numerics(precision: str | None = None) -> dict[str, Any]:
+    """The math and determinism flags in force now (for the manifest)."""
+    return {"precision": precision, "autocast": "bfloat16" if precision == "bf16" else None,
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+            "cudnn_version": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}
+
+
+NONDETERMINISTIC_MESSAGE = "does not have a deterministic implementation"
+
+
+@contextmanager
+def deterministic_scope(enabled: bool) -> Iterator[None]:
+    """``--deterministic``: deterministic kernels only (``torch.use_deterministic_algorithms``), cuDNN
+    deterministic without autotuning, cuBLAS's fixed workspace; everything restored after the block.
+
+    ``CUBLAS_WORKSPACE_CONFIG`` takes effect only if cuBLAS was not yet used in this process (the CLI
+    sets it before any CUDA work); a value already set by the user is kept."""
+    if not enabled:
+        yield
+        return
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
+        if saved[4] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+@contextmanager
+def nondeterminism_explained() -> Iterator[None]:
+    """Turn torch's error for an operation without a deterministic kernel into a LicliError naming it."""
+    try:
+        yield
+    except RuntimeError as error:
+        if NONDETERMINISTIC_MESSAGE not in str(error):
+            raise
+        raise LicliError(f"--deterministic: {str(error).splitlines()[0]}",
+                         "drop --deterministic for this run (its results may then vary between runs)") from None
+
+
+@contextmanager
+def out_of_memory_explained() -> Iterator[None]:
+    """Turn a device out-of-memory error into a LicliError naming ``--batch-size``."""
+    try:
+        yield
+    except torch.OutOfMemoryError as error:
+        raise LicliError(f"out of device memory ({str(error).splitlines()[0][:160]})",
+                         "pass a smaller --batch-size (or --batch-size auto where a command offers it)") from None
+
+
+def parse_batch_size(text: str | int, flag: str = "--batch-size") -> int | None:
+    """``"250"`` → 250; ``"auto"`` → None (``first_batch_size`` then ``largest_batch_that_fits`` choose)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise LicliError(f"{flag} {text!r} is neither a number nor auto", f"pass e.g. {flag} 250 or {flag} auto") from None
+    if value < 1:
+        raise LicliError(f"{flag} must be ≥ 1 (got {value})", f"pass e.g. {flag} 250 or {flag} auto")
+    return value
+
+
+def first_batch_size(device: torch.device, items: int, cpu_default: int) -> int:
+    """Where ``--batch-size auto`` starts: every item at once on CUDA (halved on out-of-memory), the
+    command's default on a CPU (whose memory does not fail fast: it swaps)."""
+    return max(items, 1) if device.type == "cuda" else cpu_default
+
+
+def largest_batch_that_fits(work: Callable[[int], T], start: int, *, back_off: bool = True) -> tuple[T, int]:
+    """``work(batch_size)`` with the largest batch size that fits: ``start``, halved after every
+    out-of-memory error (the device's cache emptied in between); without ``back_off`` the error
+    propagates (an explicit ``--batch-size``). Returns (result, batch size used)."""
+    size = max(int(start), 1)
+    while True:
+        try:
+            return work(size), size
+        except torch.OutOfMemoryError:
+            if size == 1 or not back_off:
+                raise
+            size = max(size // 2, 1)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def cuda_rng_state(device: torch.device) -> torch.Tensor | None:
+    """The RNG state of ``device``'s CUDA generator (None on CPU)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def restore_cuda_rng_state(device: torch.device, state: torch.Tensor | None, saved_on: str | None) -> bool:
+    """Restore ``state`` (saved on device ``saved_on``) into ``device``'s generator; warn and skip when the
+    run was saved on another device kind (a resume is then not bit-exact). Returns whether it restored."""
+    here = str(device)
+    if device.type != "cuda" and saved_on in (None, "cpu"):
+        return False
+    if state is None or saved_on is None or device.type != "cuda" or saved_on.split(":")[0] != "cuda":
+        warnings.warn(f"the training state was saved on {saved_on or 'an unknown device'} and resumes on {here}: "
+                      "its device random numbers are not restored, so the resumed run is not bit-exact",
+                      UserWarning, stacklevel=2)
+        return False
+    torch.cuda.set_rng_state(state, device)
+    return True
 
 
 def base_manifest(command: str, config: Any, device: torch.device, seed: int | None,
@@ -163,6 +351,7 @@ def base_manifest(command: str, config: Any, device: torch.device, seed: int | N
         "versions": package_versions(),
         "git": git_revision(),
         "device": device_info(device),
+        "numerics": numerics(),
         "cpu_allocator": CPU_ALLOCATOR,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "started_unix": time.time(),

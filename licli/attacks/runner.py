@@ -22,6 +22,7 @@ from licli.attacks.targets import TARGETS
 from licli.attacks.threat import Threat, perturbation_norms
 from licli.errors import CheckFailed
 from licli.registry import pick
+from licli.runtime import autocast, check_precision
 
 TOLERANCE = 1e-5
 """Slack for float rounding in the ε-ball check (relative to max(ε, 1))."""
@@ -38,6 +39,25 @@ class AttackOutcome:
     """The target class per sample when licli chose it, else None."""
     norms: torch.Tensor
     """Per-sample perturbation norm in the threat's norm."""
+
+
+class AtPrecision(nn.Module):
+    """``model`` with its forward pass at ``precision`` (bf16: autocast) and float32 logits, so attacks,
+    their losses and input gradients stay float32 (``licli attack --precision``)."""
+
+    def __init__(self, model: nn.Module, precision: str) -> None:
+        super().__init__()
+        self.model = model
+        self.precision = precision
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.precision, x.device):
+            return self.model(x).float()
+
+
+def at_precision(model: nn.Module, precision: str) -> nn.Module:
+    """``model`` itself at fp32/tf32 (TF32 is a process flag, ``licli.runtime.precision_scope``), else wrapped."""
+    return model if check_precision(precision) != "bf16" else AtPrecision(model, precision)
 
 
 @contextmanager
@@ -84,12 +104,14 @@ def check_adversarial(x: torch.Tensor, x_adv: torch.Tensor, threat: Threat) -> t
 
 
 def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float,
-               seed: int, target_rule: str = "random", **params) -> AttackOutcome:
+               seed: int, target_rule: str = "random", backend: str = "native", **params) -> AttackOutcome:
     """Attack ``(x, y)`` with the registered attack ``name``; ``params`` it does not take are ignored.
 
+    ``backend`` picks FGSM/PGD's implementation (``licli.attacks.BACKENDS``); other attacks have one.
     ``x`` is not modified. ε = 0 returns ``x`` itself (no attack runs).
     """
     spec = pick(ATTACKS, name, "attack")
+    attack = spec.implementation(backend)
     choose = pick(TARGETS, target_rule, "target rule")
     threat = Threat(norm, eps, targeted=spec.targets == "licli")
     accepted = {key: value for key, value in params.items() if key in spec.params}
@@ -107,5 +129,5 @@ def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         if eps == 0:
             x_adv = x.clone()
         else:
-            x_adv = spec.run(model, x.clone(), goal, threat, seed=seed, **accepted).detach()
+            x_adv = attack(model, x.clone(), goal, threat, seed=seed, **accepted).detach()
     return AttackOutcome(x_adv=x_adv, target=target, norms=check_adversarial(x, x_adv, threat))

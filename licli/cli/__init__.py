@@ -17,11 +17,9 @@ from licli.cli import reproduce  # noqa: F401
 from licli.cli import sweep  # noqa: F401
 from licli.cli import train  # noqa: F401
 from licli.cli.app import app
-from licli.runtime import tune_cpu_allocator
 
 
 def main() -> None:
-    tune_cpu_allocator()
     app()
 
 

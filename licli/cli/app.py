@@ -28,7 +28,8 @@ from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
 from licli.reporting.files import RunFolder, exact_run_path, new_run_path, write_failure
-from licli.runtime import base_manifest, resolve_device, seed_everything
+from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
+                           precision_scope, resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
@@ -161,21 +162,35 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     """Resolve the device, seed, and open the run folder whose manifest is written when the block ends.
 
     ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is created
-    exclusively. ``resume`` is the command that continues an interrupted run, ``{path}`` standing for its
-    folder (e.g. ``licli train --resume {path}``), named when Ctrl-C stops the run.
+    exclusively (or, with ``--run-dir``, exactly there). ``resume`` is the command that continues an interrupted
+    run, ``{path}`` standing for its folder (e.g. ``licli train --resume {path}``), named when Ctrl-C stops the run.
+    The block runs on the resolved device made current (``use_device``), with the CPU allocator tuned
+    for CPU runs, IEEE fp32 math (no TF32: ``--precision`` of train/attack changes it inside) and, with
+    ``options.deterministic``, deterministic kernels only.
     """
     device = resolve_device(options.device)
-    if seed is not None:
-        seed_everything(seed)
-    manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
-    manifest["run_options"] = asdict(options)
-    if path is not None:
-        manifest["earlier_attempts"] = earlier_attempts(path)
-    if path is None and options.run_dir:
-        path = exact_run_path(options.run_dir, options.force)  # an exact folder (sweeps): reused, never suffixed
-    folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest, new=path is None)
+    use_device(device)
+    tune_cpu_allocator_for(device)
+    with deterministic_scope(options.deterministic), precision_scope("fp32", device):  # commands may raise it
+        if seed is not None:
+            seed_everything(seed)
+        manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
+        manifest["run_options"] = asdict(options)
+        if path is not None:
+            manifest["earlier_attempts"] = earlier_attempts(path)
+        if path is None and options.run_dir:
+            path = exact_run_path(options.run_dir, options.force)  # an exact folder (sweeps): reused, never suffixed
+        folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest, new=path is None)
+        with _finished(folder, resume), nondeterminism_explained(), out_of_memory_explained():
+            yield device, folder
+
+
+@contextmanager
+def _finished(folder: RunFolder, resume: str | None) -> Iterator[None]:
+    """Write the manifest with how the block ended: a bad-input error removes a folder it created, an
+    interrupt says what was kept (``stop_interrupted``), a full disk becomes one line (``write_failure``)."""
     try:
-        yield device, folder
+        yield
         folder.finish("ok", 0)
     except KeyboardInterrupt:
         raise stop_interrupted(folder, resume) from None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import typer
 
-from licli.attacks import ATTACKS, parse_budget, parse_budgets
+from licli.attacks import ATTACKS, BACKENDS, parse_budget, parse_budgets
+from licli.attacks.runner import at_precision
 from licli.cli.app import app, recorded_run
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
@@ -21,6 +22,9 @@ from licli.reporting.console import stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
+from licli.runtime import PRECISIONS, check_precision, first_batch_size, largest_batch_that_fits, parse_batch_size, precision_scope
+
+DEFAULT_BATCH_SIZE = 250
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class AttackConfig:
     masking_check: bool
     fail_on_masking: bool
     shard: Shard = Shard()
+    precision: str = "fp32"
+    batch_size_auto: bool = False
 
     def __post_init__(self) -> None:
         if not self.settings.eps > 0:
@@ -48,6 +54,10 @@ class AttackConfig:
         if self.masking_check and self.shard.count > 1:
             raise LicliError("--masking-check runs on the whole selection, not on a --shard",
                              "run the masking checks without --shard")
+        if self.batch_size_auto and self.shard.count > 1:
+            raise LicliError("--shard splits by batch number, so every shard needs the same fixed --batch-size",
+                             "pass a number to --batch-size, e.g. --batch-size 250")
+        check_precision(self.precision)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -78,7 +88,12 @@ def attack(
     masking_check: bool = typer.Option(False, "--masking-check", help="Run the gradient-masking red-flag checks."),
     fail_on_masking: bool = typer.Option(False, "--fail-on-masking", help="Exit 1 if a masking check fails."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
-    batch_size: int = typer.Option(250, help="Images per attack batch."),
+    batch_size: str = typer.Option(str(DEFAULT_BATCH_SIZE), help="Images per attack batch, or auto: all images at "
+                                   "once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
+    backend: str = typer.Option("native", help=f"FGSM/PGD implementation: {', '.join(BACKENDS)} (the reference; "
+                                "bit-identical, slower on CUDA)."),
+    precision: str = typer.Option("fp32", help=f"Forward precision of the attacked models: {', '.join(PRECISIONS)} "
+                                  "(see docs/performance.md)."),
     seed: int = typer.Option(0, help="Seed of random starts, Square and random targets (a batch starting at "
                              "image p of the selection uses seed + p)."),
     shard: str = typer.Option(None, help="i/k: attack only the batches whose number is i mod k (merge the k runs "
@@ -86,14 +101,17 @@ def attack(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."""
+    fixed_batch_size = parse_batch_size(batch_size)
     settings = AttackSettings(attacks=_names(attacks), norm=norm, eps=parse_budget(eps),
                               steps=steps, step_size=parse_budget(step_size, "--step-size"), n_queries=n_queries,
-                              random_start=random_start, target_rule=targets, batch_size=batch_size, seed=seed,
-                              eot_samples=eot)
+                              random_start=random_start, target_rule=targets, batch_size=fixed_batch_size or
+                              DEFAULT_BATCH_SIZE, seed=seed, eot_samples=eot, backend=backend)
     config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
                           parse_budgets(eps_sweep) if eps_sweep else None, masking_check, fail_on_masking,
-                          Shard.parse(shard))
-    with recorded_run("attack", config, options, seed=seed) as (torch_device, run):
+                          Shard.parse(shard), precision, fixed_batch_size is None)
+    with recorded_run("attack", config, options, seed=seed) as (torch_device, run), \
+            precision_scope(precision, torch_device) as numerics:
+        run.manifest["numerics"] = numerics
         loaded = load_models(sources, torch_device)
         data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
         run.record_dataset(data.files)
@@ -101,13 +119,18 @@ def attack(
             check_fits(item, data)
             run.record_model(item.label, item.files)
         test = data.test.to(torch_device)
-        models = {item.label: item.model for item in loaded}
-        result = evaluate_robustness(models, test.images, test.labels, settings, n=n, subset=subset,
-                                     common_correct=common_correct, eps_values=config.eps_sweep, shard=config.shard)
+        models = {item.label: at_precision(item.model, precision) for item in loaded}
+        result, used = largest_batch_that_fits(
+            lambda size: evaluate_robustness(models, test.images, test.labels, replace(settings, batch_size=size),
+                                             n=n, subset=subset, common_correct=common_correct,
+                                             eps_values=config.eps_sweep, shard=config.shard),
+            first_batch_size(torch_device, n or len(test), DEFAULT_BATCH_SIZE) if fixed_batch_size is None
+            else settings.batch_size, back_off=fixed_batch_size is None)
+        settings = replace(settings, batch_size=used)
         run.manifest["attack"] = {
             "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps, "eps_values": config.eps_sweep or [settings.eps],
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
-            "common_correct": result.common_correct, "split_size": len(test)}
+            "common_correct": result.common_correct, "split_size": len(test), "batch_size": used}
         run.write_csv("samples.csv", result.samples)
         run.write_csv("attacks.csv", result.summary)
         run.manifest["attack"]["degeneracy"] = {label: v.to_dict() for label, v in result.degeneracy.items()}

@@ -157,6 +157,9 @@ def _run_option_parameters(default_name: str, data: bool, download: bool) -> lis
         _option("run_dir", str, None, "--run-dir", help="Exact run folder (instead of --out/--name), refused if it "
                 "holds a finished run unless --force; an unfinished one there is replaced."),
         _option("force", bool, False, "--force", help="With --run-dir: replace a finished run found there."),
+        _option("deterministic", bool, False, "--deterministic",
+                help="Deterministic kernels only: bit-exact reruns on CUDA, slower; an operation without a "
+                     "deterministic kernel stops the run (else $LICLI_DETERMINISTIC; see docs/performance.md)."),
     ]
 
 
@@ -169,8 +172,9 @@ def with_run_options(default_name: str, *, data: bool = True, download: bool = F
 
     def build(values: dict[str, Any]) -> RunOptions:
         flags = {p.name: values.pop(p.name) for p in parameters}
-        if "download" in flags:
-            flags["download"] = flags["download"] or None  # an absent flag leaves $LICLI_DOWNLOAD in charge
+        for switch in ("download", "deterministic"):
+            if switch in flags:
+                flags[switch] = flags[switch] or None  # an absent flag leaves $LICLI_<SWITCH> in charge
         return resolve(RunOptions, flags=flags)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -23,8 +23,8 @@ from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
 from licli.reporting.files import RunFolder
 from licli.reporting.tables import frame_json, frame_table
-from licli.runtime import sha256_file
-from licli.training import OPTIMIZERS, discard_state, fit, saved_config
+from licli.runtime import PRECISIONS, numerics_under, sha256_file
+from licli.training import OPTIMIZERS, StateSchedule, discard_state, fit, saved_config
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
 
@@ -116,6 +116,10 @@ def train(
     track: list[str] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
                                               "Gradient Mask Fig. 7). Repeatable."),
     track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
+    precision: str = typer.Option(None, help=f"Forward precision: {', '.join(PRECISIONS)} (default fp32; tf32 and "
+                                  "bf16 use CUDA tensor cores; see docs/performance.md)."),
+    state_every: str = typer.Option("1", help="Save the resumable state every N epochs, every N minutes ('10min') "
+                                    "or only after the last epoch ('final'); written in the background."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a model and write a safetensors checkpoint, per-epoch metrics and a manifest.
@@ -133,18 +137,21 @@ def train(
         "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": regularizer,
         "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": enhance,
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
-                                         enhance_layers)})
+                                         enhance_layers), "precision": precision})
+    schedule = StateSchedule.parse(state_every)
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume,
                       resume="licli train --resume {path}") as (torch_device, run):
         run.manifest["resumed"] = resume is not None
+        run.manifest["numerics"] = numerics_under(train_config.precision, torch_device)
+        run.manifest["state_schedule"] = asdict(schedule)
         run.record_dataset(data.files)
         trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
                     for kind in track}
         run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
                                  resume=resume is not None, progress=EpochProgress(),
-                                 observers=list(trackers.values()))
+                                 observers=list(trackers.values()), schedule=schedule)
         for kind, tracker in trackers.items():
             run.write_csv(f"track_{kind}.csv", tracker.frame())
             tracker.plot(run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from licli.attacks import ATTACKS
+from licli.attacks import ATTACKS, BACKENDS
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import canonical_norm, check_budget
@@ -82,8 +82,12 @@ class AttackSettings:
     eot_samples: int = 0
     """0: stochastic mechanisms in eval mode (default). k > 0: mechanisms active, logits averaged over k
     draws (expectation over transformation, Athalye et al. 2018) for the attacks and the predictions."""
+    backend: str = "native"
+    """FGSM/PGD implementation (``licli.attacks.BACKENDS``): native (sync-free) or cleverhans (reference)."""
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise LicliError(f"unknown attack backend {self.backend!r}", f"choose one of: {', '.join(BACKENDS)}")
         if not self.attacks:
             raise LicliError("no attack given", f"pass --attacks with some of: {', '.join(ATTACKS)}")
         for name in self.attacks:
@@ -104,7 +108,7 @@ class AttackSettings:
 
     def params(self) -> dict[str, object]:
         return {"steps": self.steps, "step_size": self.step_size, "n_queries": self.n_queries,
-                "random_start": self.random_start}
+                "random_start": self.random_start, "backend": self.backend}
 
 
 class ExpectationOverTransformation(nn.Module):

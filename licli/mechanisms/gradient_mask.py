@@ -27,6 +27,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -47,14 +48,24 @@ def filter_matrix(kernel: torch.Tensor, length: int) -> torch.Tensor:
     return padded[torch.where(offset.abs() <= radius, offset + radius, -1)]
 
 
+@lru_cache(maxsize=64)
+def separable_log_matrices(sigma: float, size: int, h: int, w: int, device: torch.device, dtype: torch.dtype
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """T_y(G''), T_x(G), T_y(G), T_x(G'') for (H, W) maps, built once per (σ, size, map size, device, dtype):
+    building them is float64 CPU work and two host-to-device copies (stream syncs on CUDA) per call."""
+    radius = (size - 1) // 2
+    with torch.inference_mode(False):  # cached: must stay usable by later autograd computations
+        g = gaussian_1d(sigma, radius, 0).to(device=device, dtype=dtype)
+        d2 = gaussian_1d(sigma, radius, 2).to(device=device, dtype=dtype)
+        return filter_matrix(d2, h), filter_matrix(g, w), filter_matrix(g, h), filter_matrix(d2, w)
+
+
 def separable_log_filter(maps: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
     """``log_filter(maps, σ, size)`` for (…, H, W) maps via the separable form of the kernel:
     LoG ∗ D = T_y(G'') D T_x(G) + T_y(G) D T_x(G''), each T a banded matrix (two batched matmuls)."""
-    h, w = maps.shape[-2:]
-    radius = (size - 1) // 2
-    g = gaussian_1d(sigma, radius, 0).to(maps)
-    d2 = gaussian_1d(sigma, radius, 2).to(maps)
-    return filter_matrix(d2, h) @ maps @ filter_matrix(g, w) + filter_matrix(g, h) @ maps @ filter_matrix(d2, w)
+    d2_y, g_x, g_y, d2_x = separable_log_matrices(float(sigma), size, maps.shape[-2], maps.shape[-1], maps.device,
+                                                  maps.dtype)
+    return d2_y @ maps @ g_x + g_y @ maps @ d2_x
 
 
 def minicolumn_norms(gradient: torch.Tensor, sets: int) -> torch.Tensor:
@@ -123,7 +134,11 @@ class GradientMask(nn.Module):
         return out
 
     def _mask(self, gradient: torch.Tensor) -> torch.Tensor:
-        return mask_gradient(gradient, self.sigma, self.kernel_size, self.sets, self.quantile, self.variant)
+        if gradient.dtype in (torch.float32, torch.float64):
+            return mask_gradient(gradient, self.sigma, self.kernel_size, self.sets, self.quantile, self.variant)
+        # bf16 autocast (--precision bf16): the mask is computed at float32 (torch.quantile needs it)
+        masked = mask_gradient(gradient.float(), self.sigma, self.kernel_size, self.sets, self.quantile, self.variant)
+        return masked.to(gradient.dtype)
 
     def _check(self, x: torch.Tensor) -> None:
         key = tuple(x.shape[1:])

@@ -12,6 +12,7 @@ negated blur (the released LI-Map code used σ = 11 on 5×5). ``has_centre_surro
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -61,9 +62,17 @@ def suggested_size(sigma: float, truncate: float = 4.0) -> int:
     return 2 * int(truncate * sigma + 0.5) + 1
 
 
+@lru_cache(maxsize=64)
+def cached_log_kernel(sigma: float, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``log_kernel(σ, size)`` on ``device`` in ``dtype``, built once per (σ, size, device, dtype): building
+    it is a float64 CPU computation and a host-to-device copy (a stream sync on CUDA) per call."""
+    with torch.inference_mode(False):  # cached: must stay usable by later autograd computations
+        return log_kernel(sigma, size, dtype=dtype).to(device)
+
+
 def log_filter(maps: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
     """LoG of each 2-D map in ``maps`` (…, H, W), zero padding, same output size."""
-    kernel = log_kernel(sigma, size, dtype=maps.dtype).to(maps.device)
+    kernel = cached_log_kernel(float(sigma), size, maps.device, maps.dtype)
     shape = maps.shape
     flat = maps.reshape(-1, 1, shape[-2], shape[-1])
     radius = (size - 1) // 2

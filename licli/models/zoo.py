@@ -17,6 +17,45 @@ from licli.models.slots import Slot
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
+def pooling_matrix(out: int, size: int, *, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The (out × size) matrix averaging adaptive pooling's bins: row i averages positions
+    ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1 (PyTorch's AdaptiveAvgPool bins)."""
+    rows = torch.arange(out, device=device).view(-1, 1)
+    start, end = (rows * size) // out, ((rows + 1) * size + out - 1) // out
+    positions = torch.arange(size, device=device).view(1, -1)
+    return ((positions >= start) & (positions < end)).to(dtype) / (end - start).to(dtype)
+
+
+class StaticAdaptiveAvgPool2d(nn.Module):
+    """``nn.AdaptiveAvgPool2d`` by deterministic operations: a mean for a 1×1 output, else two matrix
+    products with ``pooling_matrix`` (cached per input size, device and dtype).
+
+    The same values (up to float rounding of the sums) and gradients, but its backward pass has a
+    deterministic CUDA kernel: AdaptiveAvgPool2d's backward has none, so
+    ``torch.use_deterministic_algorithms(True)`` (``--deterministic``) raises on it."""
+
+    def __init__(self, output_size: int | tuple[int, int]) -> None:
+        super().__init__()
+        self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        self._matrices: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.output_size == (1, 1):
+            return x.mean(dim=(-2, -1), keepdim=True)
+        key = (x.shape[-2], x.shape[-1], x.device, x.dtype)
+        if key not in self._matrices:
+            with torch.inference_mode(False):  # cached: must stay usable by later autograd forwards
+                self._matrices[key] = (pooling_matrix(self.output_size[0], x.shape[-2], device=x.device,
+                                                      dtype=x.dtype),
+                                       pooling_matrix(self.output_size[1], x.shape[-1], device=x.device,
+                                                      dtype=x.dtype).T)
+        rows, columns = self._matrices[key]
+        return rows @ x @ columns
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 def _activation(name: str) -> nn.Module:
     from licli.registry import pick
 
@@ -57,7 +96,8 @@ def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, wi
 
     The two classifier Dropouts (the paper's layers 48 and 51) are the slots ``fc1`` and ``fc2``:
     identity unless a mechanism (``dropout``, ``normout``…) is inserted. ``channels`` < 64 scales every
-    convolution's width by ``channels / 64`` (same 13 conv + 3 linear layers; for quick smoke runs).
+    convolution's width by ``channels / 64`` (same 13 conv + 3 linear layers; for quick smoke runs). The adaptive
+    pool is the deterministic ``StaticAdaptiveAvgPool2d`` (same values; the 1×1 CIFAR feature map is repeated 7×7).
     """
     if not isinstance(channels, int) or not 1 <= channels <= 64:
         raise LicliError(f"vgg16 channels must be an integer in [1, 64] (got {channels!r})",
@@ -65,6 +105,7 @@ def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, wi
     layout = [v if v == "M" else v * channels // 64 for v in vgg_layouts["D"]]
     model = tv_vgg16_bn(weights=None, num_classes=num_classes)
     model.features = make_vgg_layers(layout, batch_norm=True)
+    model.avgpool = StaticAdaptiveAvgPool2d((7, 7))
     if in_channels != 3:
         model.features[0] = nn.Conv2d(in_channels, layout[0], kernel_size=3, padding=1)
     model.classifier = nn.Sequential(
@@ -94,6 +135,7 @@ def resnet18(num_classes: int, in_channels: int, image_size: tuple[int, int]) ->
     model = tv_resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
+    model.avgpool = StaticAdaptiveAvgPool2d(1)
     for stage in ("layer1", "layer2", "layer3", "layer4"):
         layer = getattr(model, stage)
         for i in range(len(layer)):
@@ -116,5 +158,5 @@ def gap_cnn(num_classes: int, in_channels: int, image_size: tuple[int, int], *, 
             layers.append(nn.MaxPool2d(2))
         layers += [nn.Conv2d(previous, width, 3, padding=1), _activation(activation), Slot(f"conv{i}")]
         previous = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, num_classes)]
+    layers += [StaticAdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, num_classes)]
     return nn.Sequential(*layers)

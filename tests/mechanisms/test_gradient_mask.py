@@ -133,3 +133,25 @@ def test_bad_shapes_and_parameters():
 def test_resnet18_paper_placement():
     model = build_model(ModelSpec("resnet18", 10, 3, (32, 32)))
     assert paper_slots(model_slots(model)) == ["layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1"]
+
+
+def test_log_filter_matrices_are_built_once_per_size_device_and_dtype():
+    from licli.mechanisms.gradient_mask import separable_log_filter, separable_log_matrices
+
+    separable_log_matrices.cache_clear()
+    maps = torch.rand(2, 3, 9, 7)
+    first = separable_log_filter(maps, 2.0, 9)
+    assert torch.equal(separable_log_filter(maps, 2.0, 9), first)
+    assert separable_log_matrices.cache_info().hits == 1 and separable_log_matrices.cache_info().misses == 1
+    separable_log_filter(maps.double(), 2.0, 9)
+    assert separable_log_matrices.cache_info().misses == 2
+
+
+def test_bf16_gradients_are_masked_at_float32_and_returned_in_bf16():
+    from licli.mechanisms.gradient_mask import GradientMask, mask_gradient
+
+    torch.manual_seed(0)
+    gradient = torch.randn(2, 16, 8, 8).to(torch.bfloat16)
+    masked = GradientMask(sigma=1.0, sets=4)._mask(gradient)
+    assert masked.dtype == torch.bfloat16
+    assert torch.equal(masked, mask_gradient(gradient.float(), 1.0, 9, 4).to(torch.bfloat16))
