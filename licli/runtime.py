@@ -12,13 +12,13 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from licli import __version__
 from licli.errors import LicliError
+
+if TYPE_CHECKING:  # torch is imported where it is used: `licli --help` starts without it
+    import torch
 
 MANIFEST_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "Pillow", "pandas", "cleverhans",
                      "pyautoattack", "grad-cam", "safetensors")
@@ -65,6 +65,8 @@ def set_glibc_allocator(*, mmap_max: int, trim_bytes: int) -> bool:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks cuda:0 when available, else cpu; any named device must exist (no silent fallback)."""
+    import torch
+
     name = name.strip().lower()
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
@@ -89,6 +91,9 @@ def resolve_device(name: str) -> torch.device:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch (all devices); return a CPU generator seeded with ``seed``."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -127,6 +132,8 @@ def git_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
+    import torch
+
     info: dict[str, Any] = {"device": str(device), "torch_threads": torch.get_num_threads(),
                             "cpu": platform.processor() or platform.machine()}
     if device.type == "cuda":

@@ -8,11 +8,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from licli.errors import LicliError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
