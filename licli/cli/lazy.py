@@ -18,8 +18,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
                    "Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."),
         "demo": ("licli.cli.demo",
                  "Offline demo: train the LI paper's small CNN on mnist-mini (embedded), measure its clean accuracy, "
-                 "FGSM / PGD-10 robust accuracy (L∞, ε = 0.1, 200 test images) and mean LI kernel statistics, "
-                 "and print a summary."),
+                 "FGSM / PGD-10 robust accuracy (L∞, ε = 0.1, 200 test images) and the cheap gradient-masking "
+                 "checks."),
         "import": ("licli.cli.import_model", "Convert --model-def FILE.py:NAME (or --model torchvision:NAME) with "
                                              "--weights into a licli checkpoint."),
         "report": ("licli.cli.report", "Compare runs: models × metrics tables (mean ± std over seeds), "
@@ -43,7 +43,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "oracle": ("licli.cli.evaluate_oracle", "Train each method on Oracle-MNIST and report train, permuted-, "
                                                 "true- and zeroed-oracle accuracy."),
         "prune": ("licli.cli.evaluate_prune", "Prune the smallest-magnitude conv/linear weights at each level and "
-                                              "report accuracy and loss (Gradient Mask §3.3.1, Fig. 8)."),
+                                              "report accuracy and loss (Gradient Mask §3.3.1, Fig. 5). Writes "
+                                              "pruning.csv (per level and layer), curve.png and auc.csv."),
         "saliency": ("licli.cli.evaluate_saliency", "Score saliency maps by IoU with true boxes (or run the sanity "
                                                     "check or the blur test)."),
     },

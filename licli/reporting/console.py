@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -9,12 +10,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
+REDIRECTED_WIDTH = 100_000
+"""Console width when a stream is not a terminal (CI logs, files, pipes): tables keep their natural width
+instead of being squeezed, wrapped or cut at 80 columns. ``COLUMNS`` still sets a width when given."""
+
+
+def _console(stream: Any) -> Console:
+    console = Console(file=stream, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = REDIRECTED_WIDTH
+    return console
+
+
 def stdout() -> Console:
-    return Console(file=sys.stdout, soft_wrap=True)
+    return _console(sys.stdout)
 
 
 def stderr() -> Console:
-    return Console(file=sys.stderr, soft_wrap=True)
+    return _console(sys.stderr)
 
 
 def error_line(message: str) -> None:
