@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import LicliError
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 
 if sys.version_info >= (3, 11):
@@ -187,14 +188,16 @@ class Runner:
     summary: Callable[[Path], pd.DataFrame]
 
 
-def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_args: list[str] | None = None
-               ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Run the recipe's steps into ``root``; return (steps table, summary rows per step that ran)."""
+def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_args: list[str] | None = None,
+               on_progress: OnProgress | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Run the recipe's steps into ``root``; return (steps table, summary rows per step that ran).
+    ``on_progress`` hears of each finished step (``licli.progress``)."""
     pick({s: s for s in SCALES}, scale, "scale")
     variables = recipe.variables(scale, root)
     runs: dict[str, Path] = {}
     rows: dict[str, pd.DataFrame] = {}
     table = []
+    parts = Parts("reproduce steps", sum(scale in s.scales for s in recipe.steps), on_progress)
     for step in (s for s in recipe.steps if scale in s.scales):
         arguments = step.arguments(scale, variables)
         missing = [r for a in arguments for r in _RUN_REFERENCE.findall(a) if r not in runs]
@@ -219,6 +222,7 @@ def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_arg
                     status = f"ran, but its results cannot be read ({error})"
         table.append({"step": step.id, "command": " ".join(step.command), "status": status,
                       "seconds": round(time.time() - started, 1), "run": str(path) if path else ""})
+        parts.finished(f"{step.id} ({status})", time.time() - started)
     return pd.DataFrame(table), rows
 
 

@@ -17,7 +17,7 @@ from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, evaluate_robustness,
                                           robustness_table, summary_rows)
 from licli.models.sources import ModelSource, load_models
-from licli.reporting.console import stdout
+from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
@@ -92,8 +92,10 @@ def attack(
             run.record_model(item.label, item.files)
         test = data.test.to(torch_device)
         models = {item.label: item.model for item in loaded}
+        progress = PartProgress()
         result = evaluate_robustness(models, test.images, test.labels, settings, n=n, subset=subset,
-                                     common_correct=common_correct, eps_values=config.eps_sweep)
+                                     common_correct=common_correct, eps_values=config.eps_sweep,
+                                     on_progress=progress)
         run.manifest["attack"] = {
             "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps, "eps_values": config.eps_sweep or [settings.eps],
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
@@ -107,7 +109,7 @@ def attack(
         masking = pd.DataFrame()
         if masking_check:
             masking = pd.concat([masking_report(models[label], test.images[chosen], test.labels[chosen], chosen,
-                                                settings).assign(model=label)
+                                                settings, on_progress=progress, label=f"{label} · ").assign(model=label)
                                  for label, chosen in result.selected.items()], ignore_index=True)
             masking = masking[["model", *[c for c in masking.columns if c != "model"]]]
             run.write_csv("masking.csv", masking)
@@ -125,8 +127,8 @@ def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfi
         console.print_json(frame_json(result.summary, run=path, common_correct=result.common_correct,
                                       masking=masking.to_dict(orient="records")))
         return
-    table = robustness_table(result.summary)
-    attacks = tuple(c for c in table.columns if c not in ("model", "eps"))
+    table = robustness_table(result.summary, result.seconds)
+    attacks = tuple(c for c in table.columns if c not in ("model", "eps", "seconds"))
     counts = ", ".join(f"{label}: {len(chosen)}" for label, chosen in result.selected.items())
     caption = f"robust accuracy % · images attacked ({counts})"
     if config.common_correct:
@@ -134,4 +136,4 @@ def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfi
     console.print(frame_table(table, title=f"licli attack ({config.settings.norm})", percent_columns=attacks,
                               captions={"caption": caption}))
     if len(masking):
-        console.print(frame_table(masking[["model", "check", "verdict", "evidence"]], title="gradient-masking checks"))
+        console.print(frame_table(masking[["model", "check", "verdict", "evidence", "seconds"]], title="gradient-masking checks"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -23,6 +24,7 @@ from licli.attacks.autoattack import isolated_autoattack_checks
 from licli.attacks.runner import frozen
 from licli.attacks.threat import Threat
 from licli.evaluations.robustness import AttackSettings, attack_samples, attacked_view, predictions
+from licli.progress import OnProgress, reporting
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 TOLERANCE = 0.01
@@ -186,18 +188,22 @@ MASKING_CHECKS: dict[str, MaskingCheck] = {
 
 
 def masking_report(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, checks: tuple[str, ...] = tuple(MASKING_CHECKS)) -> pd.DataFrame:
+                   settings: AttackSettings, *, checks: tuple[str, ...] = tuple(MASKING_CHECKS),
+                   on_progress: OnProgress | None = None, label: str = "") -> pd.DataFrame:
     """Run the named checks on the images of ``images`` that ``model`` classifies correctly.
 
-    One row per check: check, question, verdict, value, evidence, n (images used).
+    One row per check: check, question, verdict, value, evidence, n (images used), seconds (its wall
+    clock). ``on_progress`` hears of each finished check (``licli.progress``; ``label`` names the model).
     """
     correct = predictions(model, images, batch_size=settings.batch_size,
                           eot_samples=settings.eot_samples) == labels
     evidence = Evidence(model, images[correct], labels[correct], indices[correct.to(indices.device)], settings)
     rows = []
-    for name in checks:
+    for name in reporting("masking checks", checks, on_progress, lambda check: f"{label}{check}"):
+        started = time.perf_counter()
         check = MASKING_CHECKS[name]
         finding = check.run(evidence) if len(evidence.labels) else Finding(WARN, math.nan, "no correctly classified images")
         rows.append({"check": name, "question": check.question, "verdict": finding.verdict,
-                     "value": finding.value, "evidence": finding.evidence, "n": len(evidence.labels)})
+                     "value": finding.value, "evidence": finding.evidence, "n": len(evidence.labels),
+                     "seconds": time.perf_counter() - started})
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -28,6 +29,7 @@ from licli.errors import LicliError
 from licli.models import MechanismSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS, OracleNet, feature_groups
 from licli.models.zoo import ACTIVATIONS
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.training import cross_entropy, evaluate, model_spec_for, objective_for, train
 
@@ -259,18 +261,23 @@ class OracleReport:
 
 
 def run_benchmark(base: Dataset, config: OracleConfig, *, device: torch.device,
-                  on_run: Callable[[dict[str, Any]], None] | None = None) -> OracleReport:
+                  on_run: Callable[[dict[str, Any]], None] | None = None,
+                  on_progress: OnProgress | None = None) -> OracleReport:
     """Train every available method of ``config`` for every seed; methods whose mechanism or regularizer
-    is not registered are listed in ``unavailable`` instead of failing the run."""
+    is not registered are listed in ``unavailable`` instead of failing the run. ``on_progress`` hears of
+    each finished (method, seed) training (``licli.progress``)."""
     missing = {name: METHODS[name].missing() for name in config.methods}
     unavailable = pd.DataFrame([{"method": n, "label": METHODS[n].label, "missing": "; ".join(m)}
                                 for n, m in missing.items() if m], columns=["method", "label", "missing"])
     results = []
+    parts = Parts("oracle methods × seeds", sum(not m for m in missing.values()) * len(config.seeds), on_progress)
     for name in (n for n in config.methods if not missing[n]):
         for seed in config.seeds:
             if on_run is not None:
                 on_run({"method": name, "seed": seed})
+            started = time.perf_counter()
             results.append(train_method(name, base, config, seed, device=device))
+            parts.finished(f"{name} · seed {seed}", time.perf_counter() - started)
     majority_class, baseline = majority_baseline(base.test.labels, base.num_classes)
     runs = pd.DataFrame([r.row for r in results], columns=["method", "label", "seed", *SUMMARY_METRICS])
     summary = summarise(runs, baseline) if len(runs) else pd.DataFrame()

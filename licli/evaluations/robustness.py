@@ -8,8 +8,9 @@ attacks (a sample is robust only if it survives every attack, as AutoAttack repo
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,6 +24,7 @@ from licli.attacks.threat import NORMS
 from licli.data import Split
 from licli.errors import LicliError
 from licli.models.slots import model_slots
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.reporting.summary import setting
 
@@ -121,14 +123,17 @@ def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: st
 
 
 def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, eps: float | None = None) -> pd.DataFrame:
+                   settings: AttackSettings, *, eps: float | None = None, parts: Parts | None = None,
+                   label: str = "") -> pd.DataFrame:
     """One row per (attack, image): index, label, clean/adversarial prediction, target, norm, success.
 
     ``images`` are uint8 on the model's device; ``indices`` name the dataset rows they come from.
     ``success`` means the adversarial image is misclassified; ``target_hit`` that it is the target.
-    Batch number b is attacked with seed ``settings.seed + b`` (same seed → same rows).
+    Batch number b is attacked with seed ``settings.seed + b`` (same seed → same rows). ``parts`` counts
+    each (batch, attack) as one finished part, named after ``label``.
     """
     eps = settings.eps if eps is None else eps
+    batches = -(-len(images) // settings.batch_size)
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
@@ -137,10 +142,11 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
             with torch.no_grad():
                 clean = view(x).argmax(1)
             for name in settings.attacks:
-                outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + number,
-                                     target_rule=settings.target_rule, **settings.params())
-                with torch.no_grad():
-                    adv = view(outcome.x_adv).argmax(1)
+                with parts.part(f"{label}{name} · ε={eps:.4g} · batch {number + 1}/{batches}") if parts else nullcontext():
+                    outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + number,
+                                         target_rule=settings.target_rule, **settings.params())
+                    with torch.no_grad():
+                        adv = view(outcome.x_adv).argmax(1)
                 target = outcome.target if outcome.target is not None else torch.full_like(y, -1)
                 columns = torch.stack([indices[start:start + len(y)].to(y.device), y, clean, adv, target]).cpu()
                 frames.append(pd.DataFrame({
@@ -201,12 +207,16 @@ def summary_rows(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy."""
+def robustness_table(summary: pd.DataFrame, seconds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy
+    (then, given ``RobustnessResult.seconds``, the seconds each row's attacks took)."""
     order = list(dict.fromkeys(summary["attack"]))
     table = summary.pivot_table(index=["model", "eps"], columns="attack", values="robust_accuracy", sort=False)
     clean = summary.groupby(["model", "eps"], sort=False)["clean_accuracy"].first()
-    return pd.concat([clean.rename("clean"), table[order]], axis=1).reset_index()
+    columns = [clean.rename("clean"), table[order]]
+    if seconds is not None:
+        columns.append(seconds.set_index(["model", "eps"])["seconds"])
+    return pd.concat(columns, axis=1).reset_index()
 
 
 @dataclass(frozen=True)
@@ -219,15 +229,19 @@ class RobustnessResult:
     """The dataset indices each model was attacked on."""
     common_correct: int
     """How many images of the split every model classifies correctly."""
+    seconds: pd.DataFrame | None = None
+    """Per (model, ε): the seconds its attacks took (wall clock)."""
 
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
                         settings: AttackSettings, *, n: int | None = None, subset: str = "all",
-                        common_correct: bool = False, eps_values: Sequence[float] | None = None) -> RobustnessResult:
+                        common_correct: bool = False, eps_values: Sequence[float] | None = None,
+                        on_progress: OnProgress | None = None) -> RobustnessResult:
     """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
-    attacks the first ``n`` images every model gets right (the same images for all).
+    attacks the first ``n`` images every model gets right (the same images for all). ``on_progress``
+    hears of every (model, ε, batch, attack) attacked (``licli.progress``).
     """
     correct = {label: predictions(model, images, batch_size=settings.batch_size,
                                   eot_samples=settings.eot_samples) == labels for label, model in models.items()}
@@ -235,15 +249,20 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     selected = {label: select_indices(list(correct.values()) if common_correct else [mask], n=n,
                                       subset="correct" if common_correct else subset)
                 for label, mask in correct.items()}
-    frames = []
+    budgets = list(eps_values or [settings.eps])
+    parts = Parts("attack", len(budgets) * len(settings.attacks) * sum(
+        -(-len(chosen) // settings.batch_size) for chosen in selected.values()), on_progress)
+    frames, seconds = [], []
     for label, model in models.items():
         chosen = selected[label]
-        for eps in eps_values or [settings.eps]:
-            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps)
-                          .assign(model=label))
+        for eps in budgets:
+            started = time.perf_counter()
+            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps,
+                                         parts=parts, label=f"{label} · ").assign(model=label))
+            seconds.append({"model": label, "eps": eps, "seconds": time.perf_counter() - started})
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
-    return RobustnessResult(samples, summarise(samples), selected, len(shared))
+    return RobustnessResult(samples, summarise(samples), selected, len(shared), pd.DataFrame(seconds))
 
 
 def worst_case_accuracy(settings: AttackSettings, n: int | None = None) -> Callable[[nn.Module, Split], float]:
