@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +31,10 @@ def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, histo
     """Write ``metrics.csv`` and the checkpoint ``model.safetensors`` + ``model.json`` into ``run``."""
     from licli.checkpoints import save_checkpoint
     from licli.runtime import sha256_file
+    from licli.training import checkpoint_extra
 
     run.write_csv("metrics.csv", history)
-    final = history.iloc[-1].to_dict()
-    checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra={
-        "dataset": config.dataset, "config": asdict(config),
-        "metrics": {k: final[k] for k in ("train_accuracy", "test_accuracy", "test_loss")}})
+    checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra=checkpoint_extra(config, history))
     run.manifest["files"]["model.safetensors"] = {"sha256": checkpoint.meta["weights_sha256"]}
     run.manifest["files"]["model.json"] = {"sha256": sha256_file(checkpoint.metadata)}
     return checkpoint

@@ -23,6 +23,7 @@ from torch import nn
 from licli.attacks.autoattack import isolated_autoattack_checks
 from licli.attacks.runner import frozen
 from licli.attacks.threat import Threat
+from licli.data.core import unit_float
 from licli.evaluations.robustness import AttackSettings, attack_samples, attacked_view, predictions
 from licli.progress import OnProgress, reporting
 
@@ -59,7 +60,7 @@ class Evidence:
         return self._accuracies[key]
 
     def floats(self) -> torch.Tensor:
-        return self.images.float() / 255
+        return unit_float(self.images)
 
 
 @dataclass(frozen=True)

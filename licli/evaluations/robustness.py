@@ -22,6 +22,7 @@ from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import NORMS
 from licli.data import Split
+from licli.data.core import unit_float
 from licli.errors import LicliError
 from licli.models.slots import model_slots
 from licli.progress import OnProgress, Parts
@@ -102,7 +103,7 @@ def attacked_view(model: nn.Module, eot_samples: int) -> Iterator[nn.Module]:
 def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_samples: int = 0) -> torch.Tensor:
     """Predicted classes for uint8 images (N, C, H, W) already on the model's device."""
     with attacked_view(model, eot_samples) as view, torch.no_grad():
-        return torch.cat([view(images[i:i + batch_size].float() / 255).argmax(1)
+        return torch.cat([view(unit_float(images[i:i + batch_size])).argmax(1)
                           for i in range(0, len(images), batch_size)])
 
 
@@ -137,7 +138,7 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
-            x = images[start:start + settings.batch_size].float() / 255
+            x = unit_float(images[start:start + settings.batch_size])
             y = labels[start:start + settings.batch_size]
             with torch.no_grad():
                 clean = view(x).argmax(1)
@@ -237,7 +238,8 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
                         settings: AttackSettings, *, n: int | None = None, subset: str = "all",
                         common_correct: bool = False, eps_values: Sequence[float] | None = None,
                         on_progress: OnProgress | None = None) -> RobustnessResult:
-    """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
+    """Attack every model at every ε on its selected images (uint8 ``images``, or float in [0, 1], on the
+    models' device).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
     attacks the first ``n`` images every model gets right (the same images for all). ``on_progress``
