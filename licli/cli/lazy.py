@@ -129,3 +129,11 @@ class LazyGroup:
             super().format_help(ctx, formatter)
         finally:
             self.commands.listing = False
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """Completing a command name lists the commands (with their help) without importing them."""
+        self.commands.listing = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self.commands.listing = False
