@@ -12,7 +12,6 @@ checkpoint (a bare file name, never a path), and its sha256 must be recorded and
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import LicliError
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 
 if sys.version_info >= (3, 11):
@@ -211,12 +212,12 @@ def step_dependencies(step: Step, scale: str, variables: Mapping[str, Any]) -> t
     return tuple(dict.fromkeys(r for a in step.arguments(scale, variables) for r in _RUN_REFERENCE.findall(a)))
 
 
-def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_args: list[str] | None = None
-               ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_args: list[str] | None = None,
+               on_progress: OnProgress | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Run the recipe's steps into ``root/<step id>``; return (steps table, summary rows per step that ran).
 
     A step whose dependency did not finish is skipped; a step stopped by Ctrl-C (exit 130) stops the
-    recipe (``RecipeInterrupted``).
+    recipe (``RecipeInterrupted``). ``on_progress`` hears of each finished step (``licli.progress``).
     """
     from licli.reporting.files import finished_run
 
@@ -225,6 +226,7 @@ def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_arg
     rows: dict[str, pd.DataFrame] = {}
     finished: set[str] = set()
     table = []
+    parts = Parts("reproduce steps", sum(scale in s.scales for s in recipe.steps), on_progress)
     for step in (s for s in recipe.steps if scale in s.scales):
         missing = [r for r in step_dependencies(step, scale, variables) if r not in finished]
         path = step_run_dir(root, step.id)
@@ -247,6 +249,7 @@ def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_arg
                     status = f"ran, but its results cannot be read ({error})"
         table.append({"step": step.id, "command": " ".join(step.command), "status": status,
                       "seconds": round(time.time() - started, 1), "run": str(path) if step.id in finished else ""})
+        parts.finished(f"{step.id} ({status})", time.time() - started)
     return pd.DataFrame(table), rows
 
 

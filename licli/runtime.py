@@ -14,15 +14,15 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, TypeVar
-
-T = TypeVar("T")
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from licli import __version__
 from licli.errors import LicliError
+
+if TYPE_CHECKING:  # torch is imported where it is used: `licli --help` starts without it
+    import torch
+
+T = TypeVar("T")
 
 MANIFEST_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "Pillow", "pandas", "cleverhans",
                      "pyautoattack", "grad-cam", "safetensors")
@@ -80,6 +80,8 @@ def set_glibc_allocator(*, mmap_max: int, trim_bytes: int) -> bool:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks cuda:0 when available, else cpu; any named device must exist (no silent fallback)."""
+    import torch
+
     name = name.strip().lower()
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
@@ -111,16 +113,23 @@ def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
         raise LicliError(f"--seed must be an integer in [0, {SEED_LIMIT - 1}] (got {seed!r})", "pass e.g. --seed 1")
     return seed
+
+
 def use_device(device: torch.device) -> None:
     """Make ``device`` the current CUDA device (no-op on CPU): libraries that seed or allocate on "the"
     GPU (pyautoattack reseeds the current device, ``fork_rng`` restores it, ``torch.cuda.*`` defaults to
     it) then act on ``--device cuda:N`` rather than on cuda:0."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.set_device(device)
 
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch (all devices); return a CPU generator seeded with ``seed``."""
+    import numpy as np
+    import torch
+
     check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -160,6 +169,8 @@ def git_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
+    import torch
+
     info: dict[str, Any] = {"device": str(device), "torch_threads": torch.get_num_threads(),
                             "cpu": platform.processor() or platform.machine()}
     if device.type == "cuda":
@@ -188,6 +199,8 @@ def check_precision(precision: str) -> str:
 
 def autocast(precision: str, device: torch.device):
     """The forward-pass context of ``precision``: bfloat16 autocast for ``bf16``, else nothing."""
+    import torch
+
     if check_precision(precision) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
@@ -200,6 +213,8 @@ def precision_scope(precision: str, device: torch.device) -> Iterator[dict[str, 
     TF32 and the cuDNN autotuner apply to ``tf32``/``bf16`` on CUDA only; under ``--deterministic``
     (``torch.are_deterministic_algorithms_enabled()``) the autotuner stays off. Autocast is separate
     (``autocast``): it wraps forward passes only."""
+    import torch
+
     check_precision(precision)
     fast = precision != "fp32" and device.type == "cuda"
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
@@ -221,6 +236,8 @@ def numerics_under(precision: str, device: torch.device) -> dict[str, Any]:
 
 def numerics(precision: str | None = None) -> dict[str, Any]:
     """The math and determinism flags in force now (for the manifest)."""
+    import torch
+
     return {"precision": precision, "autocast": "bfloat16" if precision == "bf16" else None,
             "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
@@ -240,6 +257,8 @@ def deterministic_scope(enabled: bool) -> Iterator[None]:
 
     ``CUBLAS_WORKSPACE_CONFIG`` takes effect only if cuBLAS was not yet used in this process (the CLI
     sets it before any CUDA work); a value already set by the user is kept."""
+    import torch
+
     if not enabled:
         yield
         return
@@ -273,6 +292,8 @@ def nondeterminism_explained() -> Iterator[None]:
 @contextmanager
 def out_of_memory_explained() -> Iterator[None]:
     """Turn a device out-of-memory error into a LicliError naming ``--batch-size``."""
+    import torch
+
     try:
         yield
     except torch.OutOfMemoryError as error:
@@ -303,6 +324,8 @@ def largest_batch_that_fits(work: Callable[[int], T], start: int, *, back_off: b
     """``work(batch_size)`` with the largest batch size that fits: ``start``, halved after every
     out-of-memory error (the device's cache emptied in between); without ``back_off`` the error
     propagates (an explicit ``--batch-size``). Returns (result, batch size used)."""
+    import torch
+
     size = max(int(start), 1)
     while True:
         try:
@@ -317,12 +340,16 @@ def largest_batch_that_fits(work: Callable[[int], T], start: int, *, back_off: b
 
 def cuda_rng_state(device: torch.device) -> torch.Tensor | None:
     """The RNG state of ``device``'s CUDA generator (None on CPU)."""
+    import torch
+
     return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
 
 
 def restore_cuda_rng_state(device: torch.device, state: torch.Tensor | None, saved_on: str | None) -> bool:
     """Restore ``state`` (saved on device ``saved_on``) into ``device``'s generator; warn and skip when the
     run was saved on another device kind (a resume is then not bit-exact). Returns whether it restored."""
+    import torch
+
     here = str(device)
     if device.type != "cuda" and saved_on in (None, "cpu"):
         return False

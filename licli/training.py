@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from licli.models import ModelSpec
 from licli.data import Dataset, Split, batches
+from licli.data.core import unit_float
 from licli.errors import LicliError
 from licli.registry import pick
 from licli.reporting.files import atomic_write_bytes, atomic_write_json
@@ -84,7 +85,7 @@ class StepContext:
     def sample_images(self, n: int) -> torch.Tensor:
         """``n`` training images (float, [0, 1]) drawn with the training generator, on the data's device."""
         index = torch.randint(len(self.train), (min(n, len(self.train)),), generator=self.generator)
-        return self.train.images[index.to(self.train.images.device)].float().div_(255.0)
+        return unit_float(self.train.images[index.to(self.train.images.device)])
 
 
 class Progress(Protocol):
@@ -432,6 +433,13 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
                     state_dir=run_dir, resume=resume, progress=progress, observers=observers, schedule=schedule)
     return model, spec, history
+
+
+def checkpoint_extra(config: TrainConfig, history: pd.DataFrame) -> dict[str, Any]:
+    """What a trained model's checkpoint records besides its architecture: dataset, config, final metrics."""
+    final = history.iloc[-1].to_dict()
+    return {"dataset": config.dataset, "config": asdict(config),
+            "metrics": {k: final[k] for k in ("train_accuracy", "test_accuracy", "test_loss")}}
 
 
 def discard_state(run_dir: Path) -> None:

@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import typer
-from typer._click.exceptions import UsageError
-from typer.exceptions import Abort, Exit
 from typer.core import TyperGroup
 
+from licli import __version__
+from licli.cli.lazy import LazyGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
@@ -31,13 +30,23 @@ from licli.reporting.files import RunFolder, exact_run_path, new_run_path, write
 from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
                            precision_scope, resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 
+if TYPE_CHECKING:
+    import torch
+
+Abort, Exit = typer.Abort, typer.Exit
+UsageError = typer.BadParameter.__mro__[1]
+"""click's UsageError, through typer's public ``BadParameter`` (its subclass): typer < 0.26 raises the click
+package's, typer ≥ 0.26 its own copy's, and ``import click`` would catch only the former."""
+assert UsageError.__name__ == "UsageError"
+
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
 """The arguments ``licli`` was called with (also when called in-process, e.g. by tests), for manifests."""
 
 
-class LicliGroup(TyperGroup):
-    """Runs the command tree without standalone mode so every failure ends in one stderr line."""
+class LicliGroup(LazyGroup, TyperGroup):
+    """Runs the command tree without standalone mode so every failure ends in one stderr line; commands are
+    imported on first use (``licli.cli.lazy``)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              windows_expand_args=True, **extra: Any) -> Any:
@@ -99,15 +108,26 @@ def _interrupted_line(message: str) -> None:
     sys.stderr.flush()
 
 
-app = typer.Typer(cls=LicliGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="licli: does a lateral-inhibition mechanism really make a network more robust?")
 evaluate_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                            help="Evaluations of a trained model (accuracy, oracle, pruning, …).")
 app.add_typer(evaluate_app, name="evaluate")
+sweep_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                        help="Run a grid of licli commands or a recipe as tasks on local workers or a cluster.")
+app.add_typer(sweep_app, name="sweep")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"licli {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     if debug:
         os.environ[DEBUG_ENV] = "1"
 

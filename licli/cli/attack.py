@@ -18,7 +18,7 @@ from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, Shard, evaluate_robustness,
                                           robustness_table, summary_rows)
 from licli.models.sources import ModelSource, check_fits, load_models
-from licli.reporting.console import stdout
+from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
@@ -120,10 +120,11 @@ def attack(
             run.record_model(item.label, item.files)
         test = data.test.to(torch_device)
         models = {item.label: at_precision(item.model, precision) for item in loaded}
+        progress = PartProgress()
         result, used = largest_batch_that_fits(
             lambda size: evaluate_robustness(models, test.images, test.labels, replace(settings, batch_size=size),
                                              n=n, subset=subset, common_correct=common_correct,
-                                             eps_values=config.eps_sweep, shard=config.shard),
+                                             eps_values=config.eps_sweep, shard=config.shard, on_progress=progress),
             first_batch_size(torch_device, n or len(test), DEFAULT_BATCH_SIZE) if fixed_batch_size is None
             else settings.batch_size, back_off=fixed_batch_size is None)
         settings = replace(settings, batch_size=used)
@@ -145,7 +146,8 @@ def attack(
         masking = pd.DataFrame()
         if masking_check:
             masking = pd.concat([masking_report(models[label], test.images[chosen], test.labels[chosen], chosen,
-                                                settings, model_degeneracy=result.degeneracy[label]).assign(model=label)
+                                                settings, model_degeneracy=result.degeneracy[label],
+                                                on_progress=progress, label=f"{label} · ").assign(model=label)
                                  for label, chosen in result.selected.items()], ignore_index=True)
             masking = masking[["model", *[c for c in masking.columns if c != "model"]]]
             run.write_csv("masking.csv", masking)
@@ -164,8 +166,8 @@ def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfi
                                       degeneracy={k: v.to_dict() for k, v in result.degeneracy.items()},
                                       masking=masking.to_dict(orient="records")))
         return
-    table = robustness_table(result.summary, result.degeneracy)
-    attacks = tuple(c for c in table.columns if c not in ("model", "model check", "eps"))
+    table = robustness_table(result.summary, result.degeneracy, result.seconds)
+    attacks = tuple(c for c in table.columns if c not in ("model", "model check", "eps", "seconds"))
     counts = ", ".join(f"{label}: {len(chosen)}" for label, chosen in result.selected.items())
     caption = f"robust accuracy % · images attacked ({counts})"
     if config.common_correct:
@@ -177,4 +179,4 @@ def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfi
             console.print(f"{label}: {verdict.describe()} — its robust accuracy is no evidence of robustness",
                           highlight=False)
     if len(masking):
-        console.print(frame_table(masking[["model", "check", "verdict", "evidence"]], title="gradient-masking checks"))
+        console.print(frame_table(masking[["model", "check", "verdict", "evidence", "seconds"]], title="gradient-masking checks"))

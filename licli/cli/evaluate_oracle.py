@@ -18,7 +18,7 @@ from licli.evaluations.oracle import (FOLLOW_THRESHOLD, METHODS, OracleConfig, S
 from licli.mechanisms.inhibition import CALIBRATIONS
 from licli.registry import pick
 from licli.reporting import oracle_plots
-from licli.reporting.console import notice, stdout
+from licli.reporting.console import PartProgress, notice, stdout
 from licli.reporting.files import to_json
 from licli.reporting.summary import write_summary
 from licli.reporting.tables import frame_table
@@ -111,7 +111,8 @@ def evaluate_oracle(
     with recorded_run("evaluate-oracle", config, options, seed=benchmark.seeds[0]) as (torch_device, run):
         run.record_dataset(base.files)
         report = run_benchmark(base, benchmark, device=torch_device,
-                               on_run=lambda r: notice(f"training {r['method']} (seed {r['seed']})"))
+                               on_run=lambda r: notice(f"training {r['method']} (seed {r['seed']})"),
+                               on_progress=PartProgress())
         table = table_1_1(report)
         run.write_csv("table_1_1.csv", table)
         run.write_csv("unavailable.csv", report.unavailable)

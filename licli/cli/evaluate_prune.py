@@ -16,7 +16,7 @@ from licli.errors import LicliError
 from licli.evaluations import pruning
 from licli.evaluations.robustness import AttackSettings, worst_case_accuracy
 from licli.models.sources import ModelSource
-from licli.reporting.console import stdout
+from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import pruning_curves
 from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
@@ -65,7 +65,8 @@ def evaluate_prune(
             sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,
             evaluation=lambda net, images: pruning.run(
                 net, images, device=torch_device, config=settings,
-                robust_accuracy=worst_case_accuracy(attack_settings, attack_n) if attack_settings else None))
+                robust_accuracy=worst_case_accuracy(attack_settings, attack_n) if attack_settings else None,
+                on_progress=PartProgress()))
         curve = result[result.layer == "all"].drop(columns="layer")
         areas = pd.DataFrame([{"model": model, "auc_accuracy": pruning.curve_area(rows),
                                **({"auc_robust_accuracy": pruning.curve_area(rows, "robust_accuracy")}
@@ -81,7 +82,7 @@ def evaluate_prune(
     if json_output:
         console.print_json(frame_json(curve, run=str(run.path), auc=areas.to_dict(orient="records")))
     else:
-        shown = ["model", "level", "sparsity", "accuracy", *(["robust_accuracy"] if attacks else []), "loss"]
+        shown = ["model", "level", "sparsity", "accuracy", *(["robust_accuracy"] if attacks else []), "loss", "seconds"]
         console.print(frame_table(curve[shown],
                                   title=f"licli evaluate prune · {scope}",
                                   percent_columns=("sparsity", "accuracy", "robust_accuracy")))

@@ -6,15 +6,16 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from licli.cli.app import parse_json_option
 from licli.config import RunOptions, resolve
 from licli.errors import LicliError
-from licli.models.foreign import ForeignSpec, parse_renames, parse_shape
-from licli.models.sources import ModelSource
+
+if TYPE_CHECKING:  # imported when a command runs, so `licli COMMAND --help` starts without torch
+    from licli.models.sources import ModelSource
 
 
 def _option(name: str, annotation: Any, default: Any, *flags: str, help: str) -> inspect.Parameter:
@@ -67,6 +68,9 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
 
 def foreign_source(options: dict[str, Any]) -> ModelSource | None:
     """The foreign model described by the ``_FOREIGN_OPTIONS`` values (popped from ``options``), if any."""
+    from licli.models.foreign import ForeignSpec, parse_renames, parse_shape
+    from licli.models.sources import ModelSource
+
     values = {p.name: options.pop(p.name) for p in _FOREIGN_OPTIONS}
     if values["model"] is None and values["model_def"] is None:
         given = [f"--{name.replace('_', '-')}" for name, value in values.items() if value not in (None, [])]
@@ -114,6 +118,8 @@ def _inject(command: Callable[..., Any], options: list[inspect.Parameter], targe
 
 
 def _model_sources(options: dict[str, Any]) -> list[ModelSource]:
+    from licli.models.sources import ModelSource
+
     trust = options.pop("trust_definition")
     sources = [ModelSource(checkpoint=str(path), trust_definition=trust) for path in options.pop("checkpoint")]
     foreign = foreign_source(options)

@@ -13,7 +13,7 @@ import typer
 from licli.cli.app import app
 from licli.errors import CheckFailed
 from licli.registry import pick
-from licli.reporting.console import stdout
+from licli.reporting.console import PartProgress, stdout
 from licli.reporting.discovery import load_run
 from licli.reporting.files import atomic_write_csv, check_writable, to_json
 from licli.reporting.summary import METRIC_DIRECTIONS
@@ -60,7 +60,8 @@ def reproduce(
         rows: dict[str, pd.DataFrame] = {}
     else:
         runner = Runner(available=command_available, invoke=invoke, summary=lambda path: load_run(path).metrics)
-        steps, rows = run_recipe(chosen, scale, root, runner, ["--device", device])
+        steps, rows = run_recipe(chosen, scale, root, runner, ["--device", device],
+                                 on_progress=PartProgress(live=False))  # each step draws its own progress
         atomic_write_csv(root / "steps.csv", steps)
     comparison = paper_comparison(chosen, rows)
     claims = claim_checks(chosen, rows, METRIC_DIRECTIONS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from licli.cli.app import LicliGroup, app
+from licli.cli.app import sweep_app
 from licli.errors import CheckFailed, LicliError
 from licli.reporting.compare import metric_tables
 from licli.reporting.console import stdout
@@ -19,10 +19,6 @@ from licli.sweep.executors import LocalExecutor, SubmititExecutor
 from licli.sweep.plan import Plan, Resources, load_grid, load_plan, recipe_plan
 from licli.sweep.run import collect, run_plan
 from licli.sweep.state import DONE
-
-sweep_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
-                        help="Run a grid of licli commands or a recipe as tasks on local workers or a cluster.")
-app.add_typer(sweep_app, name="sweep")
 
 RECIPE_PREFIX = "recipe:"
 SPEC_HELP = "A grid TOML file, or recipe:NAME (a reproduction recipe; see --scale)."

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
-from torch import nn
 
-from licli.checkpoints import Checkpoint, save_checkpoint
 from licli.cli.app import app, parse_json_option, recorded_run
+from licli.cli.choices import MECHANISM_NAMES, DatasetName, Enhance, Model, Optimizer, Regularizer, Tracker, value
 from licli.cli.options import with_run_options
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
-from licli.data import DATASETS, load_dataset
 from licli.errors import LicliError
-from licli.evaluations import TRACKERS
-from licli.mechanisms import MECHANISMS, REGULARIZERS
-from licli.models import MODELS, ModelSpec
-from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
-from licli.reporting.files import RunFolder
-from licli.reporting.tables import frame_json, frame_table
-from licli.runtime import PRECISIONS, numerics_under, sha256_file
-from licli.training import OPTIMIZERS, StateSchedule, discard_state, fit, saved_config
+from licli.runtime import PRECISIONS
+
+if TYPE_CHECKING:  # the heavy modules are imported when the command runs: `licli train --help` stays fast
+    import pandas as pd
+    from torch import nn
+
+    from licli.checkpoints import Checkpoint
+    from licli.models import ModelSpec
+    from licli.reporting.files import RunFolder
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
 
@@ -32,17 +30,20 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_a
 def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, history: pd.DataFrame,
                         config: TrainConfig) -> Checkpoint:
     """Write ``metrics.csv`` and the checkpoint ``model.safetensors`` + ``model.json`` into ``run``."""
+    from licli.checkpoints import save_checkpoint
+    from licli.runtime import sha256_file
+    from licli.training import checkpoint_extra
+
     run.write_csv("metrics.csv", history)
-    final = history.iloc[-1].to_dict()
-    checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra={
-        "dataset": config.dataset, "config": asdict(config),
-        "metrics": {k: final[k] for k in ("train_accuracy", "test_accuracy", "test_loss")}})
+    checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra=checkpoint_extra(config, history))
     run.manifest["files"]["model.safetensors"] = {"sha256": checkpoint.meta["weights_sha256"]}
     run.manifest["files"]["model.json"] = {"sha256": sha256_file(checkpoint.metadata)}
     return checkpoint
 
 
 def print_history(history: pd.DataFrame, title: str) -> None:
+    from licli.reporting.tables import frame_table
+
     stdout().print(frame_table(history[HISTORY_COLUMNS], title=title,
                                percent_columns=("train_accuracy", "test_accuracy")))
 
@@ -82,30 +83,44 @@ def enhance_params(quantile: float | None, ratio: float | None, sigma: float | N
     return {key: value for key, value in given.items() if value is not None} or None
 
 
+_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _default(name: str) -> str:
+    """What ``--help`` shows as the default of a train setting: TrainConfig's (the flag's None defers to it)."""
+    given = _TRAIN_DEFAULTS[name]
+    return "none" if given is None else str(given).lower() if isinstance(given, bool) else str(given)
+
+
 @app.command()
 @with_run_options("train", download=True)
 def train(
     options: RunOptions,
-    model: str = typer.Option(None, help=f"Architecture: {', '.join(MODELS)} (default small-cnn)."),
-    dataset: str = typer.Option(None, help=f"Dataset: {', '.join(DATASETS)} (default mnist-mini, embedded)."),
-    epochs: int = typer.Option(None, help="Number of epochs."),
-    batch_size: int = typer.Option(None, help="Training batch size."),
-    optimizer: str = typer.Option(None, help=f"Optimizer: {', '.join(OPTIMIZERS)}."),
-    lr: float = typer.Option(None, help="Learning rate."),
-    momentum: float = typer.Option(None, help="SGD momentum."),
-    weight_decay: float = typer.Option(None, help="L2 weight decay."),
-    seed: int = typer.Option(None, help="Seed for weights, data order and mechanisms."),
-    augment: bool = typer.Option(None, "--augment/--no-augment", help="Random crop + flip (CIFAR)."),
-    model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.'),
-    mechanism: list[str] = typer.Option(None, help=f"SLOT=NAME: insert a mechanism ({', '.join(MECHANISMS)}) into a "
-                                        "slot; SLOT may be a glob ('layer[123].*'). Repeatable."),
+    model: Model = typer.Option(None, help="Architecture.", show_default=_default("model")),
+    dataset: DatasetName = typer.Option(None, help="Dataset (mnist-mini is embedded).", show_default=_default("dataset")),
+    epochs: int = typer.Option(None, help="Number of epochs.", show_default=_default("epochs")),
+    batch_size: int = typer.Option(None, help="Training batch size.", show_default=_default("batch_size")),
+    optimizer: Optimizer = typer.Option(None, help="Optimizer.", show_default=_default("optimizer")),
+    lr: float = typer.Option(None, help="Learning rate.", show_default=_default("lr")),
+    momentum: float = typer.Option(None, help="SGD momentum.", show_default=_default("momentum")),
+    weight_decay: float = typer.Option(None, help="L2 weight decay.", show_default=_default("weight_decay")),
+    seed: int = typer.Option(None, help="Seed for weights, data order and mechanisms.", show_default=_default("seed")),
+    augment: bool = typer.Option(None, "--augment/--no-augment", help="Random crop + flip (CIFAR).",
+                                 show_default="no-augment"),
+    model_options: str = typer.Option(None, help='Builder options as JSON, e.g. \'{"activation": "sigmoid"}\'.',
+                                      show_default="{}"),
+    mechanism: list[str] = typer.Option(None, help=f"SLOT=NAME: insert a mechanism ({', '.join(MECHANISM_NAMES)}) "
+                                        "into a slot; SLOT may be a glob ('layer[123].*'). Repeatable.",
+                                        show_default="none"),
     mechanism_params: list[str] = typer.Option(None, help='Mechanism parameters as JSON for every --mechanism, or '
                                                'SLOT=JSON for one, e.g. \'hidden={"calibration": "online"}\'. '
                                                "Repeatable."),
-    regularizer: str = typer.Option(None, help=f"Regularized objective: {', '.join(REGULARIZERS)} (weight decay is "
-                                    "--weight-decay)."),
-    regularizer_params: str = typer.Option(None, help='Regularizer parameters as JSON, e.g. \'{"weight": 0.1}\'.'),
-    enhance: str = typer.Option(None, help="Data enhancement during training: li-blur (LI data enhancement)."),
+    regularizer: Regularizer = typer.Option(None, help="Regularized objective (weight decay is --weight-decay).",
+                                            show_default=_default("regularizer")),
+    regularizer_params: str = typer.Option(None, help='Regularizer parameters as JSON, e.g. \'{"weight": 0.1}\'.',
+                                           show_default="{}"),
+    enhance: Enhance = typer.Option(None, help="Data enhancement during training (li-blur: LI data enhancement).",
+                                    show_default=_default("enhance")),
     enhance_quantile: float = typer.Option(None, help="li-blur: pixels above this per-image quantile of |F| stay sharp."),
     enhance_ratio: float = typer.Option(None, help="li-blur: fraction of each batch that is enhanced."),
     enhance_sigma: float = typer.Option(None, help="li-blur: σ of the LoG on the gradient norms."),
@@ -113,8 +128,8 @@ def train(
     enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
     config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
-    track: list[str] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
-                                              "Gradient Mask Fig. 7). Repeatable."),
+    track: list[Tracker] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
+                                                  "Gradient Mask Fig. 7). Repeatable."),
     track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
     precision: str = typer.Option(None, help=f"Forward precision: {', '.join(PRECISIONS)} (default fp32; tf32 and "
                                   "bf16 use CUDA tensor cores; see docs/performance.md)."),
@@ -127,15 +142,23 @@ def train(
     Settings come from defaults < --config TOML < LICLI_<SETTING> variables < flags. --resume takes
     the settings of the interrupted run (changing them is refused) and continues in its folder.
     """
+    from licli.data import load_dataset
+    from licli.evaluations import TRACKERS
+    from licli.registry import pick
+    from licli.reporting.tables import frame_json
+    from licli.runtime import numerics_under
+    from licli.training import StateSchedule, discard_state, fit, saved_config
+
     file_config = load_toml(config)
     if resume is not None:
         file_config = {**saved_config(resume), **file_config}
     train_config = resolve(TrainConfig, file=file_config, flags={
-        "model": model, "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
+        "model": value(model), "dataset": value(dataset), "epochs": epochs, "batch_size": batch_size,
+        "optimizer": value(optimizer),
         "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "seed": seed, "augment": augment,
         "model_options": parse_json_option(model_options, "--model-options"),
-        "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": regularizer,
-        "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": enhance,
+        "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": value(regularizer),
+        "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": value(enhance),
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
                                          enhance_layers), "precision": precision})
     schedule = StateSchedule.parse(state_every)
@@ -147,7 +170,7 @@ def train(
         run.manifest["state_schedule"] = asdict(schedule)
         run.record_dataset(data.files)
         trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
-                    for kind in track}
+                    for kind in map(value, track)}
         run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
         net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
                                  resume=resume is not None, progress=EpochProgress(),

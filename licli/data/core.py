@@ -31,9 +31,18 @@ def resolve_data_dir(flag: str | os.PathLike | None) -> Path:
     return cache_dir() / "data"
 
 
+def unit_float(images: torch.Tensor) -> torch.Tensor:
+    """A new float32 tensor of ``images`` in [0, 1]: uint8 (how datasets are stored) is divided by 255,
+    float images (tensors passed through the Python API, already in [0, 1]) are copied unchanged."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0)
+    return images.to(torch.float32, copy=True)
+
+
 @dataclass(frozen=True)
 class Split:
-    """One split: ``images`` uint8 (N, C, H, W) in [0, 255], ``labels`` int64 (N,)."""
+    """One split: ``images`` uint8 (N, C, H, W) in [0, 255] (or float in [0, 1]: ``licli.api``), ``labels``
+    int64 (N,)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -50,8 +59,7 @@ class Split:
 
     def floats(self, device: torch.device | str | None = None) -> torch.Tensor:
         """All images as float32 in [0, 1] (on ``device`` if given)."""
-        images = self.images if device is None else self.images.to(device)
-        return images.float().div_(255.0)
+        return unit_float(self.images if device is None else self.images.to(device))
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ def batches(split: Split, batch_size: int, *, device: torch.device, shuffle: boo
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        x = split.images[index].to(device, non_blocking=True).float().div_(255.0)
+        x = unit_float(split.images[index].to(device, non_blocking=True))
         if augment is not None:
             x = augment(x, generator)
         yield x, split.labels[index].to(device, non_blocking=True), index

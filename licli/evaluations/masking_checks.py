@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -31,9 +32,11 @@ from torch import nn
 from licli.attacks.autoattack import isolated_autoattack_checks
 from licli.attacks.runner import frozen
 from licli.attacks.threat import Threat
+from licli.data.core import unit_float
 from licli.evaluations.degenerate import Degeneracy, degeneracy
 from licli.evaluations.robustness import (AttackSettings, attack_samples, attacked_view, check_images, class_count,
                                           predictions)
+from licli.progress import OnProgress, reporting
 from licli.statistics import McNemar, mcnemar_exact
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -77,7 +80,7 @@ class Evidence:
         return float(self.survived(attack, eps, **overrides).double().mean())
 
     def floats(self) -> torch.Tensor:
-        return self.images.float() / 255
+        return unit_float(self.images)
 
 
 @dataclass(frozen=True)
@@ -238,12 +241,15 @@ MASKING_CHECKS: dict[str, MaskingCheck] = {
 
 def masking_report(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
                    settings: AttackSettings, *, checks: tuple[str, ...] = tuple(MASKING_CHECKS),
-                   model_degeneracy: Degeneracy | None = None) -> pd.DataFrame:
-    """Run the named checks on the images of ``images`` (uint8) that ``model`` classifies correctly.
+                   model_degeneracy: Degeneracy | None = None, on_progress: OnProgress | None = None,
+                   label: str = "") -> pd.DataFrame:
+    """Run the named checks on the images of ``images`` (uint8, or float in [0, 1]) that ``model`` classifies
+    correctly.
 
     ``model_degeneracy`` (e.g. judged on a whole split by ``evaluate_robustness``) is what check 0
-    reports; by default it is judged on the clean predictions over ``images``.
-    One row per check: check, question, verdict, value, p_value, evidence, n (images used).
+    reports; by default it is judged on the clean predictions over ``images``. ``on_progress`` hears of each
+    finished check (``licli.progress``; ``label`` names the model).
+    One row per check: check, question, verdict, value, p_value, evidence, n (images used), seconds (its wall clock).
     """
     check_images(images, labels)
     predicted = predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
@@ -253,11 +259,12 @@ def masking_report(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     evidence = Evidence(model, images[correct], labels[correct], indices[correct.to(indices.device)], settings,
                         model_degeneracy)
     rows = []
-    for name in checks:
+    for name in reporting("masking checks", checks, on_progress, lambda check: f"{label}{check}"):
+        started = time.perf_counter()
         check = MASKING_CHECKS[name]
         finding = check.run(evidence) if len(evidence.labels) or name == "degenerate-model" \
             else Finding(WARN, math.nan, "no correctly classified images")
         rows.append({"check": name, "question": check.question, "verdict": finding.verdict,
                      "value": finding.value, "p_value": finding.p_value, "evidence": finding.evidence,
-                     "n": len(evidence.labels)})
+                     "n": len(evidence.labels), "seconds": time.perf_counter() - started})
     return pd.DataFrame(rows)

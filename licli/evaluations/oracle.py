@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -29,6 +30,7 @@ from licli.mechanisms.inhibition import LocalInhibition, identity_maps
 from licli.models import MechanismSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS, OracleNet, feature_groups
 from licli.models.zoo import ACTIVATIONS
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.training import cross_entropy, evaluate, model_spec_for, objective_for, train
 
@@ -390,10 +392,12 @@ RUN_COLUMNS = ["method", "label", "seed", *SUMMARY_METRICS]
 
 
 def run_benchmark(base: Dataset, config: OracleConfig, *, device: torch.device,
-                  on_run: Callable[[dict[str, Any]], None] | None = None) -> OracleReport:
+                  on_run: Callable[[dict[str, Any]], None] | None = None,
+                  on_progress: OnProgress | None = None) -> OracleReport:
     """Check the protocol (unless ``config.check_protocol`` is off: the no-oracle control and ERM, first seed,
     trained before any method), then train every available method of ``config`` for every seed. Methods whose
-    mechanism or regularizer is not registered are listed in ``unavailable`` instead of failing the run."""
+    mechanism or regularizer is not registered are listed in ``unavailable`` instead of failing the run.
+    ``on_progress`` hears of each finished (method, seed) training (``licli.progress``)."""
     missing = {name: METHODS[name].missing() for name in config.methods}
     unavailable = pd.DataFrame([{"method": n, "label": METHODS[n].label, "missing": "; ".join(m)}
                                 for n, m in missing.items() if m], columns=["method", "label", "missing"])
@@ -402,11 +406,14 @@ def run_benchmark(base: Dataset, config: OracleConfig, *, device: torch.device,
     if config.check_protocol:
         extra = [(CONTROL, config.seeds[0])] + ([] if "erm" in config.methods else [("erm", config.seeds[0])])
         jobs = extra + sorted(jobs, key=lambda job: job[0] != "erm")  # the protocol's runs first
+    parts = Parts("oracle methods × seeds", len(jobs), on_progress)
     results = {}
     for name, seed in jobs:
         if on_run is not None:
             on_run({"method": name, "seed": seed})
+        started = time.perf_counter()
         results[name, seed] = train_method(name, base, config, seed, device=device)
+        parts.finished(f"{name} · seed {seed}", time.perf_counter() - started)
     scored = [results[name, seed] for name in config.methods if not missing[name] for seed in config.seeds]
     majority_class, baseline = majority_baseline(base.test.labels, base.num_classes)
     runs = pd.DataFrame([r.row for r in scored], columns=RUN_COLUMNS)

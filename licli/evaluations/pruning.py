@@ -14,14 +14,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
+import time
+
 import pandas as pd
 import torch
+from scipy.integrate import trapezoid
 from torch import nn
 
 from licli.data import Dataset, Split
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.functional import select_parameters
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.reporting.summary import setting
 from licli.training import evaluate
@@ -125,10 +128,12 @@ def _zero_counts(weights: dict[str, torch.Tensor]) -> dict[str, int]:
 
 
 def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneConfig = PruneConfig(),
-        robust_accuracy: RobustAccuracy | None = None) -> pd.DataFrame:
+        robust_accuracy: RobustAccuracy | None = None, on_progress: OnProgress | None = None,
+        label: str = "") -> pd.DataFrame:
     """One row per level × layer (``layer == "all"`` for the whole network): the requested level, the
     weights that are zero (measured), the achieved sparsity (their fraction), and on the ``all`` rows the
-    level's clean accuracy and loss (and ``robust_accuracy`` when the hook is given).
+    level's clean accuracy and loss (and ``robust_accuracy`` when the hook is given) and the seconds the
+    level took. ``on_progress`` hears of each finished level (``licli.progress``; ``label`` names the model).
 
     Weights already zero sort first, so pruning k = round(level·n) weights of a group (a layer, or the
     whole network for ``global``) leaves exactly max(k, zeros before) zeros in it; CheckFailed if not."""
@@ -138,8 +143,10 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneC
     total = sum(sizes.values())
     zeros_before = _zero_counts(weights)
     rows = []
+    parts = Parts("prune levels", len(config.levels), on_progress)
     with pruned(model, config.levels, config.scope) as levels:
         for level, groups in levels:
+            started = time.perf_counter()
             zeros = _zero_counts(weights)
             for names, order in groups:
                 expected = max(round(level * order.numel()), sum(zeros_before[name] for name in names))
@@ -149,8 +156,10 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneC
             metrics = evaluate(model, split, device=device, batch_size=config.batch_size)
             if robust_accuracy is not None:
                 metrics["robust_accuracy"] = float(robust_accuracy(model, split))
+            seconds = time.perf_counter() - started
+            parts.finished(f"{label}level {level:g}", seconds)
             rows.append({"level": level, "layer": "all", "size": total, "zeros": sum(zeros.values()),
-                         "sparsity": sum(zeros.values()) / total, **metrics})
+                         "sparsity": sum(zeros.values()) / total, **metrics, "seconds": seconds})
             rows += [{"level": level, "layer": name, "size": sizes[name], "zeros": zeros[name],
                       "sparsity": zeros[name] / sizes[name]} for name in sizes]
     return pd.DataFrame(rows)
@@ -159,7 +168,7 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneC
 def curve_area(curve: pd.DataFrame, metric: str = "accuracy") -> float:
     """Area under ``metric`` vs achieved sparsity (trapezoid rule) over the levels evaluated."""
     ordered = curve.sort_values("sparsity")
-    return float(np.trapezoid(ordered[metric].to_numpy(), ordered["sparsity"].to_numpy()))
+    return float(trapezoid(ordered[metric].to_numpy(), ordered["sparsity"].to_numpy()))
 
 
 def summary_rows(curve: pd.DataFrame, *, scope: str, dataset: str, split: str) -> pd.DataFrame:

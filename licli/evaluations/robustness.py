@@ -11,8 +11,9 @@ make it robust. Every entry point takes images as uint8 0–255 tensors (N, C, H
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
@@ -24,9 +25,11 @@ from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import canonical_norm, check_budget
 from licli.data import Split
+from licli.data.core import unit_float
 from licli.errors import LicliError
 from licli.evaluations.degenerate import Degeneracy, degeneracy
 from licli.models.slots import model_slots
+from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.reporting.summary import setting
 
@@ -137,19 +140,21 @@ def attacked_view(model: nn.Module, eot_samples: int) -> Iterator[nn.Module]:
 
 
 def check_images(images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
-    """Refuse anything but uint8 images (N, C, H, W) with one integer label each (LicliError).
+    """Refuse anything but images (N, C, H, W) that are uint8 in [0, 255] or float in [0, 1] (what
+    torchattacks/AutoAttack users pass), with one integer label each (LicliError).
 
-    Float tensors are refused rather than guessed at: a float [0, 1] batch read as 0–255 would be
-    near-black, one read the other way would be saturated, and both would give numbers silently.
+    A float batch outside [0, 1] (e.g. 0–255 floats) is refused rather than guessed at: read the wrong way it
+    would be saturated or near-black, and would give numbers silently.
     """
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+    if not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point()):
         dtype = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
-        range_hint = ""
-        if isinstance(images, torch.Tensor) and images.is_floating_point() and images.numel():
-            low, high = images.min().item(), images.max().item()
-            range_hint = f" with values in [{low:.3g}, {high:.3g}]"
-        raise LicliError(f"images must be uint8 0–255 tensors (got {dtype}{range_hint})",
-                         "convert float [0, 1] images with (x * 255).round().to(torch.uint8)")
+        raise LicliError(f"images must be uint8 0–255 or float 0–1 tensors (got {dtype})",
+                         "convert them, e.g. images.float() / 255")
+    if images.is_floating_point() and images.numel():
+        low, high = images.min().item(), images.max().item()
+        if low < 0 or high > 1:
+            raise LicliError(f"float images must lie in [0, 1] (got values in [{low:.3g}, {high:.3g}])",
+                             "divide 0–255 images by 255 (models normalise inside; budgets are in [0, 1] pixel units)")
     if images.dim() != 4:
         raise LicliError(f"images must be shaped (N, C, H, W) (got {tuple(images.shape)})",
                          "add the channel dimension, e.g. images.unsqueeze(1)")
@@ -163,7 +168,7 @@ def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_
     """Predicted classes for uint8 images (N, C, H, W) already on the model's device."""
     check_images(images)
     with attacked_view(model, eot_samples) as view, torch.no_grad():
-        return torch.cat([view(images[i:i + batch_size].float() / 255).argmax(1)
+        return torch.cat([view(unit_float(images[i:i + batch_size])).argmax(1)
                           for i in range(0, len(images), batch_size)])
 
 
@@ -184,7 +189,8 @@ def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: st
 
 
 def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, eps: float | None = None, shard: Shard = Shard()) -> pd.DataFrame:
+                   settings: AttackSettings, *, eps: float | None = None, shard: Shard = Shard(),
+                   parts: Parts | None = None, label: str = "") -> pd.DataFrame:
     """One row per (attack, image): index, label, clean/adversarial prediction, target, norm, success.
 
     ``images`` are uint8 on the model's device; ``indices`` name the dataset rows they come from.
@@ -192,24 +198,26 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     both the clean and the adversarial image; ``target_hit`` that the adversarial image is the target.
     The batch starting at position p of ``images`` is attacked with seed ``settings.seed + p`` (same seed →
     same rows); ``shard`` attacks only its share of the batches, so the shards' rows together are the
-    rows of the unsharded run.
+    rows of the unsharded run. ``parts`` counts each (batch, attack) as one finished part, named after ``label``.
     """
     check_images(images, labels)
     eps = settings.eps if eps is None else eps
+    batches = -(-len(images) // settings.batch_size)
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
             if not shard.holds(number):
                 continue
-            x = images[start:start + settings.batch_size].float() / 255
+            x = unit_float(images[start:start + settings.batch_size])
             y = labels[start:start + settings.batch_size]
             with torch.no_grad():
                 clean = view(x).argmax(1)
             for name in settings.attacks:
-                outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + start,
-                                     target_rule=settings.target_rule, **settings.params())
-                with torch.no_grad():
-                    adv = view(outcome.x_adv).argmax(1)
+                with parts.part(f"{label}{name} · ε={eps:.4g} · batch {number + 1}/{batches}") if parts else nullcontext():
+                    outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + start,
+                                         target_rule=settings.target_rule, **settings.params())
+                    with torch.no_grad():
+                        adv = view(outcome.x_adv).argmax(1)
                 target = outcome.target if outcome.target is not None else torch.full_like(y, -1)
                 columns = torch.stack([indices[start:start + len(y)].to(y.device), y, clean, adv, target]).cpu()
                 frames.append(pd.DataFrame({
@@ -294,8 +302,10 @@ def summary_rows(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] | No
 DEGENERATE_MARK = "DEGENERATE"
 
 
-def robustness_table(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] | None = None) -> pd.DataFrame:
-    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy.
+def robustness_table(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] | None = None,
+                     seconds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 3.4's layout: rows = models (one per ε), columns = attacks then worst case, cells = robust accuracy
+    (then, given ``RobustnessResult.seconds``, the seconds each row's attacks took).
 
     With ``degeneracies``, a ``model check`` column says ``DEGENERATE`` for degenerate models (their
     robust accuracy is no evidence of robustness) and ``ok`` for the others.
@@ -303,7 +313,10 @@ def robustness_table(summary: pd.DataFrame, degeneracies: dict[str, Degeneracy] 
     order = list(dict.fromkeys(summary["attack"]))
     table = summary.pivot_table(index=["model", "eps"], columns="attack", values="robust_accuracy", sort=False)
     clean = summary.groupby(["model", "eps"], sort=False)["clean_accuracy"].first()
-    table = pd.concat([clean.rename("clean"), table[order]], axis=1).reset_index()
+    columns = [clean.rename("clean"), table[order]]
+    if seconds is not None:
+        columns.append(seconds.set_index(["model", "eps"])["seconds"])
+    table = pd.concat(columns, axis=1).reset_index()
     if degeneracies:
         table.insert(1, "model check", [DEGENERATE_MARK if degeneracies.get(m) and degeneracies[m].degenerate
                                         else "ok" for m in table["model"]])
@@ -322,25 +335,30 @@ class RobustnessResult:
     """How many images of the split every model classifies correctly."""
     degeneracy: dict[str, Degeneracy]
     """Each model's degeneracy verdict on the clean predictions over every image given."""
+    seconds: pd.DataFrame | None = None
+    """Per (model, ε): the seconds its attacks took (wall clock)."""
 
 
 def class_count(model: nn.Module, images: torch.Tensor) -> int:
-    """The number of classes ``model`` scores (the width of its logits on one uint8 image)."""
+    """The number of classes ``model`` scores (the width of its logits on one image)."""
     check_images(images)
     with kept_modes(model), torch.no_grad():
         model.eval()
-        return int(model(images[:1].float() / 255).shape[1])
+        return int(model(unit_float(images[:1])).shape[1])
 
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
                         settings: AttackSettings, *, n: int | None = None, subset: str = "all",
                         common_correct: bool = False, eps_values: Sequence[float] | None = None,
-                        shard: Shard = Shard()) -> RobustnessResult:
-    """Attack every model at every ε on its selected images (uint8 ``images`` on the models' device).
+                        shard: Shard = Shard(), on_progress: OnProgress | None = None) -> RobustnessResult:
+    """Attack every model at every ε on its selected images (uint8 ``images``, or float in [0, 1], on the
+    models' device; ``check_images``).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
     attacks the first ``n`` images every model gets right (the same images for all). Each model's
-    ``degeneracy`` is judged on its clean predictions over all ``images``.
+    ``degeneracy`` is judged on its clean predictions over all ``images``. ``shard`` attacks only its share of
+    the batches (``licli attack --shard``). ``on_progress`` hears of every (model, ε, batch, attack) attacked
+    (``licli.progress``).
     """
     check_images(images, labels)
     for eps in eps_values or [settings.eps]:
@@ -354,15 +372,20 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     selected = {label: select_indices(list(correct.values()) if common_correct else [mask], n=n,
                                       subset="correct" if common_correct else subset)
                 for label, mask in correct.items()}
-    frames = []
+    budgets = list(eps_values or [settings.eps])
+    parts = Parts("attack", len(budgets) * len(settings.attacks) * sum(
+        -(-len(chosen) // settings.batch_size) for chosen in selected.values()), on_progress)
+    frames, seconds = [], []
     for label, model in models.items():
         chosen = selected[label]
-        for eps in eps_values or [settings.eps]:
+        for eps in budgets:
+            started = time.perf_counter()
             frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps,
-                                         shard=shard).assign(model=label))
+                                         shard=shard, parts=parts, label=f"{label} · ").assign(model=label))
+            seconds.append({"model": label, "eps": eps, "seconds": time.perf_counter() - started})
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
-    return RobustnessResult(samples, summarise(samples), selected, len(shared), verdicts)
+    return RobustnessResult(samples, summarise(samples), selected, len(shared), verdicts, pd.DataFrame(seconds))
 
 
 def worst_case_accuracy(settings: AttackSettings, n: int | None = None) -> Callable[[nn.Module, Split], float]:

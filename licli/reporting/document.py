@@ -13,16 +13,18 @@ from licli.reporting.discovery import Discovery
 
 
 @dataclass(frozen=True)
+class Plot:
+    caption: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class Section:
     title: str
     table: pd.DataFrame
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Plot:
-    caption: str
-    path: Path
+    plots: list[Plot] = field(default_factory=list)
+    """Plots of the runs whose main metric this section shows (drawn beside the table)."""
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,38 @@ class Report:
     notices: list[str] = field(default_factory=list)
 
 
+def is_fraction(metric: str) -> bool:
+    """Accuracies and rates are fractions in [0, 1] (docs/report-contract.md); reports show them in %."""
+    return metric.endswith(("_accuracy", "_rate"))
+
+
+def main_metric(run) -> str | None:
+    """The metric a run reports most rows of (its plots illustrate it), None without metrics."""
+    counts = run.metrics["metric"].value_counts(sort=False) if len(run.metrics) else pd.Series(dtype=int)
+    return str(counts.idxmax()) if len(counts) else None
+
+
 def build_report(discovery: Discovery, aggregated: pd.DataFrame, *, title: str = "licli report",
                  extra: list[Section] | None = None) -> Report:
-    """Sections: one per metric (models × settings), the runs read, then ``extra`` (e.g. a baseline diff)."""
-    sections = [Section(metric, table, f"{table.attrs['direction']} is better; mean ± std over seeds")
-                for metric, table in metric_tables(aggregated).items()]
+    """Sections: one per metric (models × settings, accuracies and rates in %) with the plots of the runs
+    whose main metric it is, the runs read, then ``extra`` (e.g. a baseline diff); other plots at the end."""
+    fraction = aggregated["metric"].map(is_fraction).astype(bool)
+    shown = aggregated.assign(mean=aggregated["mean"].where(~fraction, aggregated["mean"] * 100),
+                              std=aggregated["std"].where(~fraction, aggregated["std"] * 100))
+    plots: dict[str | None, list[Plot]] = {}
+    for run, image in discovery.images():
+        plots.setdefault(main_metric(run), []).append(Plot(f"{run.command} · {run.name} · {image.name}", image))
+    tables = metric_tables(shown)
+    sections = [Section(metric, table, f"{table.attrs['direction']} is better; mean ± std over seeds"
+                        + ("; in %" if is_fraction(metric) else ""), plots.pop(metric, []))
+                for metric, table in tables.items()]
     runs = pd.DataFrame([{"command": r.command, "name": r.name, "seed": r.seed, "rows": len(r.metrics),
                           "plots": len(r.images), "path": str(r.path)} for r in discovery.runs])
     if len(runs):
         sections.append(Section("runs", runs))
     sections.extend(extra or [])
-    plots = [Plot(f"{run.command} · {run.name} · {image.name}", image) for run, image in discovery.images()]
-    return Report(title, sections, plots, [s.notice() for s in discovery.skipped])
+    return Report(title, sections, [plot for group in plots.values() for plot in group],
+                  [s.notice() for s in discovery.skipped])
 
 
 def _markdown_table(frame: pd.DataFrame) -> str:
@@ -60,22 +82,27 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 def render_markdown(report: Report, relative_to: Path | None = None) -> str:
     """Markdown with the tables inline and the plots linked (relative to ``relative_to`` when given)."""
+    def image(plot: Plot) -> list[str]:
+        target = plot.path.resolve()
+        if relative_to is not None:
+            try:
+                target = Path(os.path.relpath(target, relative_to.resolve()))
+            except ValueError:
+                pass
+        return [f"![{plot.caption}]({target.as_posix()})", ""]
+
     lines = [f"# {report.title}", ""]
     for section in report.sections:
         lines += [f"## {section.title}", ""]
         if section.note:
             lines += [f"_{section.note}_", ""]
         lines += [_markdown_table(section.table), ""]
+        for plot in section.plots:
+            lines += image(plot)
     if report.plots:
         lines += ["## plots", ""]
         for plot in report.plots:
-            target = plot.path.resolve()
-            if relative_to is not None:
-                try:
-                    target = Path(os.path.relpath(target, relative_to.resolve()))
-                except ValueError:
-                    pass
-            lines += [f"![{plot.caption}]({target.as_posix()})", ""]
+            lines += image(plot)
     if report.notices:
         lines += ["## skipped", ""] + [f"- {notice}" for notice in report.notices] + [""]
     return "\n".join(lines)

@@ -10,11 +10,12 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from licli.errors import LicliError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)

@@ -9,8 +9,8 @@ from licli.cli import app
 BAD = [
     (["train", "--epochs", "-1"], "--epochs must be a positive integer"),
     (["train", "--lr", "0"], "--lr must be > 0"),
-    (["train", "--model", "nope"], "unknown model 'nope'"),
-    (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["train", "--model", "nope"], "'nope' is not one of 'mlp', 'small-cnn'"),  # typed choices: typer lists them
+    (["train", "--dataset", "nope"], "'nope' is not one of 'mnist', 'mnist-mini'"),
     (["train", "--device", "cuda:7"], "cuda"),
     (["train", "--device", "tpu"], "device"),
     (["train", "--bogus"], "No such option"),

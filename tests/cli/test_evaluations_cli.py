@@ -130,7 +130,7 @@ BAD = [
     (["evaluate", "hessian-trace", "--power-iterations", "-1"], "--power-iterations"),
     (["evaluate", "activations", "--n", "-3"], "--n must be > 0"),
     (["evaluate", "activations", "--split", "val"], "unknown split"),
-    (["train", "--track", "nope"], "unknown tracked quantity 'nope'"),
+    (["train", "--track", "nope"], "'nope' is not one of 'gsnr'"),
     (["train", "--track", "gsnr", "--track-every", "0"], "--track-every must be > 0"),
 ]
 

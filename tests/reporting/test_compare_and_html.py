@@ -56,7 +56,10 @@ def test_html_is_self_contained_and_embeds_every_plot(fixture_runs):
     for _, image in discovery.images():
         assert f'src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}"' in page
     assert page.count("<img") == len(discovery.images()) == 4
-    assert "0.2 ± 0.1" in page
+    assert "20 ± 10" in page  # robust accuracy 0.2 ± 0.1 over three seeds, shown in %
+    assert page.count('<div class="scroll">') == page.count("<table") > 2  # every table scrolls inside its box
+    robust = page.split("<h2>robust_accuracy</h2>")[1].split("<h2>")[0]
+    assert robust.count("<img") == 4  # the attack runs' plots stand beside the table of their main metric
 
 
 def test_markdown_has_tables_plots_and_notices(fixture_runs, tmp_path):
@@ -64,6 +67,6 @@ def test_markdown_has_tables_plots_and_notices(fixture_runs, tmp_path):
     (fixture_runs / "stray" / "summary.csv").write_text("model,metric,setting,value\n")
     discovery = discover([fixture_runs])
     text = render_markdown(build_report(discovery, aggregate(discovery.metrics())), relative_to=fixture_runs)
-    assert "## robust_accuracy" in text and "| small-cnn | 3 | 0.2 ± 0.1 |" in text
+    assert "## robust_accuracy" in text and "| small-cnn | 3 | 20 ± 10 |" in text and "in %" in text
     assert "![attack · plain-s0 · plot0.png](attack/20260101-000000-plain-s0/plot0.png)" in text
     assert "## skipped" in text and "no manifest.json" in text

@@ -11,10 +11,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from licli.errors import LicliError
+
 
 class LibraryCAM:
     """``pytorch_grad_cam.<library_name>(model, target_layers)`` called with ``ClassifierOutputTarget``
-    per image (the library, and OpenCV with it, is imported only when a library method runs)."""
+    per image (the library, and OpenCV with it, is imported only when a library method runs; it is the
+    optional extra ``licli[gradcam]``)."""
 
     library_name: str
 
@@ -23,8 +26,12 @@ class LibraryCAM:
         self.layers = list(layers)
 
     def __call__(self, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        import pytorch_grad_cam
-        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+        try:
+            import pytorch_grad_cam
+            from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+        except ImportError:
+            raise LicliError("the pytorch-grad-cam backend needs the grad-cam package, which is not installed",
+                             "pip install 'licli[gradcam]' (or pip install grad-cam), or use --backend native") from None
 
         targets = [ClassifierOutputTarget(int(c)) for c in classes.tolist()]
         library_class = getattr(pytorch_grad_cam, self.library_name)
