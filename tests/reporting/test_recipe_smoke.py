@@ -36,7 +36,8 @@ def test_recipe_smoke_scale_runs_end_to_end(runner, tmp_path, name):
     recipe = load_recipe(name)
     if recipe.scales["smoke"].get("dataset", "").startswith("cifar10"):
         _needs_cifar10()
-    result = runner.invoke(app, ["reproduce", name, "--scale", "smoke", "--device", "cpu", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["reproduce", name, "--scale", "smoke", "--device", "cpu", "--out", str(tmp_path)],
+                           env={"COLUMNS": "400"})  # wide enough that rich truncates no row name
     assert result.exit_code == 0, result.output
     (root,) = (tmp_path / "reproduce").iterdir()
     steps = pd.read_csv(root / "steps.csv")
