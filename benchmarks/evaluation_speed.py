@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from licli.config import TrainConfig
-from licli.data import batches, load_dataset
+from licli.data import load_dataset
 from licli.evaluations import fisher_rao, gsnr, pruning
 from licli.evaluations.functional import select_parameters
 from licli.runtime import tune_cpu_allocator

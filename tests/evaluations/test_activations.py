@@ -6,7 +6,7 @@ import torch
 from tests.conftest import tiny_dataset
 from licli.errors import LicliError
 from licli.evaluations import activations
-from licli.models import MODELS, ModelSpec, build_model
+from licli.models import ModelSpec, build_model
 
 DATA = tiny_dataset(n_test=30, size=8)
 
