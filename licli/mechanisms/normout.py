@@ -14,7 +14,8 @@ NormOut keeps neuron i of input j with probability p_i^j computed from the activ
 Axes, explicitly: a (N, F) tensor has N inputs and F neurons. A (N, C, H, W) tensor is read as N
 inputs of C·H·W neurons (every channel at every position is a neuron): temporal = max over N for each
 (c, h, w), spatial = max over (C, H, W) for each input, spatiotemporal = max over the whole tensor.
-(The released code took different axes in different files; see docs/prior-code-pitfalls.)
+(The released code took different axes in different files: per pixel on 4-D conv tensors, global on
+2-D classifier tensors, per channel in a later fork; licli's choice is listed in docs/decisions.md.)
 
 A maximum of 0 (an all-zero slice) gives p = 0 (0/0 = 0: there is nothing to keep). Kept activations
 are not rescaled (the thesis: the mask "only determines whether the neuron is zeroed ... or left
