@@ -152,15 +152,19 @@ def test_robust_accuracy_equals_pyautoattack(data):
     assert worst == pytest.approx(expected)
 
 
-def test_float_images_are_refused_at_every_entry_point(data):
-    """One convention (uint8 0–255) at every public entry point; float [0, 1] is not read as 0–255 (issue 14)."""
+def test_one_image_convention_at_every_entry_point(data):
+    """uint8 0–255 or float in [0, 1] (what torchattacks/AutoAttack users pass) give the same rows; float 0–255 is
+    refused instead of being read as saturated images (issue 14), and so are float labels."""
     floats = data.images.float() / 255
     model = CentroidModel(4)
     indices = torch.arange(len(data))
-    for call in (lambda: evaluate_robustness({"m": model}, floats, data.labels, SETTINGS),
-                 lambda: attack_samples(model, floats, data.labels, indices, SETTINGS),
-                 lambda: predictions(model, floats, batch_size=8)):
-        with pytest.raises(LicliError, match=r"uint8 0–255 tensors \(got torch.float32 with values in \[0"):
+    assert attack_samples(model, floats, data.labels, indices, SETTINGS).equals(
+        attack_samples(model, data.images, data.labels, indices, SETTINGS))
+    assert torch.equal(predictions(model, floats, batch_size=8), predictions(model, data.images, batch_size=8))
+    for call in (lambda: evaluate_robustness({"m": model}, floats * 255, data.labels, SETTINGS),
+                 lambda: attack_samples(model, floats * 255, data.labels, indices, SETTINGS),
+                 lambda: predictions(model, floats * 255, batch_size=8)):
+        with pytest.raises(LicliError, match=r"float images must lie in \[0, 1\] \(got values in \[0"):
             call()
     with pytest.raises(LicliError, match="labels must be one integer class"):
         evaluate_robustness({"m": model}, data.images, data.labels.float(), SETTINGS)
