@@ -22,6 +22,7 @@ from licli.reporting.console import PartProgress, notice, stdout
 from licli.reporting.files import to_json
 from licli.reporting.summary import write_summary
 from licli.reporting.tables import frame_table
+from licli.runtime import check_seed
 
 PERCENT = ("train_accuracy", "permuted_accuracy", "permuted_accuracy_std", "true_oracle_accuracy", "zeroed_accuracy",
            "permuted_accuracy_identity", "zeroed_accuracy_identity", "follows_oracle", "top_class_share",
@@ -40,11 +41,13 @@ def _list(text: str, flag: str, kind: type = str) -> tuple:
                          f"pass e.g. {flag} 0,1,2") from None
 
 
-def _check_options(pool: int, li_calibration: str) -> None:
+def _check_options(pool: int, li_calibration: str, seeds: tuple[int, ...]) -> None:
     """Refuse what training would refuse only after its first method started (validated before any work)."""
     if pool < 1:
         raise LicliError(f"--pool must be ≥ 1 (got {pool})", "pass --pool 1 (no pooling, the paper) or --pool 2")
     pick(dict.fromkeys(CALIBRATIONS), li_calibration, "LI calibration")
+    for seed in seeds:
+        check_seed(seed)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def evaluate_oracle(
 ) -> None:
     """Train each method on Oracle-MNIST and report train, permuted-, true- and zeroed-oracle accuracy."""
     base_name = pick(ORACLE_BASES, dataset, "oracle dataset")
-    _check_options(pool, li_calibration)
+    _check_options(pool, li_calibration, _list(seeds, "--seeds", int))
     benchmark = OracleConfig(
         methods=_list(methods, "--methods"), seeds=_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
         activation=activation, oracle_path=oracle_path, pool=pool, batch_size=batch_size, optimizer=optimizer, lr=lr,
