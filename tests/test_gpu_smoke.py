@@ -1,4 +1,7 @@
-"""scripts/gpu_smoke.py at toy sizes on the CPU, so the GPU smoke script cannot rot between GPU sessions."""
+"""scripts/gpu_smoke.py at toy sizes on the CPU, so the GPU smoke script cannot rot between GPU sessions.
+
+The whole toy run is marked slow (``-m slow``); the default suite runs the script's step machinery
+(a probe and a failing step) on every change."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ def results(tmp_path_factory) -> tuple[int, dict, Path]:
     return code, results, out
 
 
+@pytest.mark.slow  # ~17 subprocesses (a few minutes on an idle 2-core machine)
 def test_every_step_passes_at_toy_sizes(results):
     code, found, out = results
     failed = {s["step"]: (s["status"], s["last_line"]) for s in found["steps"] if s["status"] != "ok"}
@@ -37,6 +41,7 @@ def test_every_step_passes_at_toy_sizes(results):
     assert (out / "results.md").exists() and (out / "train.log").exists()
 
 
+@pytest.mark.slow
 def test_probes_measure_what_they_claim(results):
     _, found, _ = results
     measured = {s["step"]: s["measured"] for s in found["steps"]}
