@@ -14,6 +14,7 @@ from licli.cli import import_model  # noqa: F401
 from licli.cli import report  # noqa: F401
 from licli.cli import reproduce  # noqa: F401
 from licli.cli import train  # noqa: F401
+from licli.cli import verdict  # noqa: F401
 from licli.cli.app import app
 from licli.runtime import tune_cpu_allocator
 
