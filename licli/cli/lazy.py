@@ -28,6 +28,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
                                       "regression, 2 on bad input."),
         "reproduce": ("licli.cli.reproduce", "Run a reproduction recipe and compare licli's numbers with the "
                                              "paper's (tables/figures cited)."),
+        "verdict": ("licli.cli.verdict", "One verdict: more robust, no measurable difference, less robust, gradient "
+                                         "masking, degenerate or"),
         "merge-shards": ("licli.cli.merge_shards", "Merge sharded attack runs into one attack run: samples.csv, "
                                                    "attacks.csv and summary.csv as unsharded."),
     },
