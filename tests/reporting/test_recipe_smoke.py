@@ -30,7 +30,7 @@ def _expected(frame: pd.DataFrame, measured, unit: str) -> float:
     return float(rows["value"].mean()) * (100 if unit == "%" else 1) if len(rows) else math.nan
 
 
-@pytest.mark.parametrize("name", ["oracle-mnist", pytest.param("normout", marks=SLOW),
+@pytest.mark.parametrize("name", [pytest.param("oracle-mnist", marks=SLOW), pytest.param("normout", marks=SLOW),
                                   pytest.param("gradient-mask", marks=SLOW)])
 def test_recipe_smoke_scale_runs_end_to_end(runner, tmp_path, name):
     recipe = load_recipe(name)
