@@ -47,7 +47,7 @@ def _sources(models: list[Path], baselines: list[Path], train_config: Path | Non
     if trained and (models or baselines):
         raise LicliError("give checkpoints (--model/--baseline) or recipes (--train-config/--baseline-config), "
                          "not both", "drop one of the two")
-    if not trained and not (models and baselines):
+    if not trained and not models and not baselines:
         raise LicliError("no mechanism and baseline given", "pass --model A.safetensors --baseline B.safetensors "
                                                             "(repeat for seeds), or --train-config/--baseline-config")
     if len(models) != len(baselines):
