@@ -61,6 +61,8 @@ def _commands(command, path: list[str]):
 
 
 def render() -> str:
+    if str(ROOT) not in sys.path:  # document this checkout, not another installed copy
+        sys.path.insert(0, str(ROOT))
     import licli.cli
 
     root = typer.main.get_command(licli.cli.app)
