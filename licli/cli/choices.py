@@ -17,6 +17,7 @@ MECHANISM_NAMES = ("local-inhibition", "normout", "dropout", "gradient-mask",
 REGULARIZER_NAMES = ("spectral-decoupling", "irm", "vrex", "fishr", "mma")  # licli.mechanisms.REGULARIZERS
 TRACKER_NAMES = ("gsnr",)  # licli.evaluations.TRACKERS
 ENHANCE_NAMES = ("li-blur",)  # licli.mechanisms.enhancement.ENHANCEMENTS
+PRECISION_NAMES = ("fp32", "tf32", "bf16")  # licli.runtime.PRECISIONS
 
 
 def choice(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -35,3 +36,4 @@ Optimizer = choice("Optimizer", OPTIMIZER_NAMES)
 Regularizer = choice("Regularizer", REGULARIZER_NAMES)
 Tracker = choice("Tracker", TRACKER_NAMES)
 Enhance = choice("Enhance", ENHANCE_NAMES)
+Precision = choice("Precision", PRECISION_NAMES)

@@ -29,7 +29,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "reproduce": ("licli.cli.reproduce", "Run a reproduction recipe and compare licli's numbers with the "
                                              "paper's (tables/figures cited)."),
         "verdict": ("licli.cli.verdict", "One verdict: more robust, no measurable difference, less robust, gradient "
-                                         "masking, degenerate or"),
+                                         "masking, degenerate or inconclusive — with the evidence, per-seed table and "
+                                         "statistics (docs/verdict.md)."),
         "merge-shards": ("licli.cli.merge_shards", "Merge sharded attack runs into one attack run: samples.csv, "
                                                    "attacks.csv and summary.csv as unsharded."),
     },
@@ -41,7 +42,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "status": ("licli.cli.sweep", "Done / failed / interrupted / pending per task, with exit code, seconds and "
                                       "device."),
         "collect": ("licli.cli.sweep", "Merge a sweep: tasks.csv (one row per task), metrics.csv and aggregated.csv "
-                                       "(as `licli report`), and"),
+                                       "(as `licli report`), and for a recipe paper-comparison.csv and claims.csv (as "
+                                       "`licli reproduce`)."),
     },
     "evaluate": {
         "accuracy": ("licli.cli.evaluate_accuracy",

@@ -13,6 +13,7 @@ from licli.cli.app import app, recorded_run
 from licli.cli.options import with_run_options
 from licli.config import RunOptions
 from licli.errors import LicliError
+from licli.evaluations.degenerate import Degeneracy
 from licli.evaluations.robustness import robustness_table, summary_rows
 from licli.evaluations.shards import check_shards, merge_samples
 from licli.reporting.console import stdout
@@ -53,11 +54,13 @@ def merge_shards(
         run.manifest["merged_from"] = [str(runs[n]) for n in order]
         run.write_csv("samples.csv", samples)
         run.write_csv("attacks.csv", summary)
-        write_summary(run, with_identities(summary_rows(summary), run.manifest))
+        degeneracies = {label: Degeneracy(**{**values, "reasons": tuple(values["reasons"])})
+                        for label, values in first["attack"].get("degeneracy", {}).items()}  # judged on the whole split
+        write_summary(run, with_identities(summary_rows(summary, degeneracies), run.manifest))
     if json_output:
         stdout().print_json(json.dumps({"run": str(run.path), "summary": json.loads(summary.to_json(orient="records"))}))
         return
-    table = robustness_table(summary)
+    table = robustness_table(summary, degeneracies)
     stdout().print(frame_table(table, title=f"licli merge-shards ({len(runs)} shards)",
-                               percent_columns=tuple(c for c in table.columns if c not in ("model", "eps"))))
+                               percent_columns=tuple(c for c in table.columns if c not in ("model", "model check", "eps"))))
     stdout().print(f"run: {run.path}", highlight=False, markup=False)

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from licli.cli.app import app, parse_json_option, recorded_run
-from licli.cli.choices import MECHANISM_NAMES, DatasetName, Enhance, Model, Optimizer, Regularizer, Tracker, value
+from licli.cli.choices import (MECHANISM_NAMES, DatasetName, Enhance, Model, Optimizer, Precision, Regularizer, Tracker,
+                               value)
 from licli.cli.options import with_run_options
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.errors import LicliError
 from licli.reporting.console import EpochProgress, stdout
-from licli.runtime import PRECISIONS
 
 if TYPE_CHECKING:  # the heavy modules are imported when the command runs: `licli train --help` stays fast
     import pandas as pd
@@ -131,8 +131,8 @@ def train(
     track: list[Tracker] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
                                                   "Gradient Mask Fig. 7). Repeatable."),
     track_every: int = typer.Option(50, help="Optimizer steps between two --track records."),
-    precision: str = typer.Option(None, help=f"Forward precision: {', '.join(PRECISIONS)} (default fp32; tf32 and "
-                                  "bf16 use CUDA tensor cores; see docs/performance.md)."),
+    precision: Precision = typer.Option(None, help="Forward precision (tf32 and bf16 use CUDA tensor cores; see "
+                                        "docs/performance.md).", show_default=_default("precision")),
     state_every: str = typer.Option("1", help="Save the resumable state every N epochs, every N minutes ('10min') "
                                     "or only after the last epoch ('final'); written in the background."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -160,7 +160,7 @@ def train(
         "mechanisms": mechanism_specs(mechanism, mechanism_params), "regularizer": value(regularizer),
         "regularizer_params": parse_json_option(regularizer_params, "--regularizer-params"), "enhance": value(enhance),
         "enhance_params": enhance_params(enhance_quantile, enhance_ratio, enhance_sigma, enhance_blur_sigma,
-                                         enhance_layers), "precision": precision})
+                                         enhance_layers), "precision": value(precision)})
     schedule = StateSchedule.parse(state_every)
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume,

@@ -122,9 +122,9 @@ def _mlp_train(*extra: str) -> list[str]:
 
 CORPUS = [
     # unknown names
-    (["train", "--model", "nope"], "unknown model 'nope'"),
-    (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
-    (["train", "--optimizer", "nope"], "unknown optimizer 'nope'"),
+    (["train", "--model", "nope"], "Invalid value for '--model': Value error, 'nope' is not one of"),
+    (["train", "--dataset", "nope"], "Invalid value for '--dataset'"),
+    (["train", "--optimizer", "nope"], "Invalid value for '--optimizer'"),
     (["train", "--mechanism", "hidden=nope"], "unknown mechanism 'nope'"),
     (["attack", "-c", "{mlp}", "--attacks", "nope"], "nope"),
     # nonsense numbers

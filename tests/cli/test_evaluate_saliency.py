@@ -84,7 +84,7 @@ def test_train_enhance_flag_errors(runner, tmp_path):
     result = runner.invoke(app, ["train", "--enhance", "li-blur", "--enhance-ratio", "2", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--enhance-ratio must be in [0, 1]" in result.stderr
     result = runner.invoke(app, ["train", "--enhance", "cutout", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "unknown enhancement 'cutout'" in result.stderr
+    assert result.exit_code == 2 and "'cutout' is not one of 'li-blur'" in result.stderr
 
 
 TINY_RESNET = '''

@@ -15,7 +15,7 @@ import typer
 
 from licli.cli import app
 from licli.cli.choices import (DATASET_NAMES, ENHANCE_NAMES, MECHANISM_NAMES, MODEL_NAMES, OPTIMIZER_NAMES,
-                               REGULARIZER_NAMES, TRACKER_NAMES)
+                               PRECISION_NAMES, REGULARIZER_NAMES, TRACKER_NAMES)
 from licli.cli.lazy import COMMANDS, load_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,7 @@ def test_choices_equal_the_registries():
     from licli.mechanisms import MECHANISMS, REGULARIZERS
     from licli.mechanisms.enhancement import ENHANCEMENTS
     from licli.models import MODELS
+    from licli.runtime import PRECISIONS
     from licli.training import OPTIMIZERS
 
     assert MODEL_NAMES == tuple(MODELS)
@@ -81,6 +82,7 @@ def test_choices_equal_the_registries():
     assert MECHANISM_NAMES == tuple(MECHANISMS)
     assert REGULARIZER_NAMES == tuple(REGULARIZERS)
     assert TRACKER_NAMES == tuple(TRACKERS)
+    assert PRECISION_NAMES == PRECISIONS
     assert ENHANCE_NAMES == tuple(ENHANCEMENTS)
 
 
