@@ -138,7 +138,7 @@ BAD = [
     (["--mechanism", "hidden1=normout", "--mechanism-params", '{"tau": 1}'], "bad parameters for mechanism"),
     (["--mechanism", "hidden1=normout", "--mechanism-params", "{oops"], "not valid JSON"),
     (["--mechanism-params", '{"p": 0.5}'], "without --mechanism"),
-    (["--regularizer", "weight-decay"], "--weight-decay"),
+    (["--regularizer", "weight-decay"], "'weight-decay' is not one of"),
     (["--regularizer", "irm", "--regularizer-params", '{"environments": 0}'], "environments must be"),
 ]
 
