@@ -43,7 +43,7 @@ def test_attack_reports_every_batch_and_attack_and_times_each_row():
         own = sum(p.seconds for p in parts if p.label.startswith(f"{row.model} · ") and f"ε={row.eps:.4g} " in p.label)
         assert own <= row.seconds
     assert result.seconds["seconds"].sum() <= wall
-    table = robustness_table(result.summary, result.seconds)
+    table = robustness_table(result.summary, seconds=result.seconds)
     assert table["seconds"].tolist() == result.seconds["seconds"].tolist()
 
 
