@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from licli.data import Split
 from licli.models import MechanismSpec, ModelSpec, build_model
 from licli.runtime import tune_cpu_allocator
-from licli.training import StepContext
+from licli.hooks import StepContext
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from licli.evaluations.oracle import METHODS, OracleConfig
 from licli.models import build_model
 from licli.models.oracle_net import feature_groups
 from licli.runtime import tune_cpu_allocator
-from licli.training import OPTIMIZERS, StepContext, model_spec_for, objective_for
+from licli.training import OPTIMIZERS, model_spec_for, objective_for
+from licli.hooks import StepContext
 
 
 def main() -> None:

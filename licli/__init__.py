@@ -5,7 +5,7 @@ The Python API (docs/python-api.md) is importable from here: ``licli.attack(mode
 ``licli.api`` and are imported on first use, so ``import licli`` (and the CLI's start-up) stays cheap.
 """
 
-__version__ = "0.1.0"
+from licli.version import __version__
 
 API = ("Trained", "accuracy", "activations", "adversarial_examples", "as_dataset", "attack", "dataset",
        "fisher_rao", "gsnr", "hessian_trace", "load_model", "masking_checks", "prune", "saliency_maps", "train")
@@ -14,7 +14,7 @@ __all__ = ["__version__", *API]
 
 def __getattr__(name: str):
     if name in API:
-        from licli import api
+        from licli import api  # deferred: `import licli` and the CLI's start-up stay without torch
 
         return getattr(api, name)
     raise AttributeError(f"module 'licli' has no attribute {name!r}")

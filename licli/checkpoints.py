@@ -22,11 +22,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch.nn.parameter import is_lazy
 
-from licli import __version__
+from licli.version import __version__
 from licli.errors import LicliError
 from licli.models import ModelSpec, build_model
 from licli.registry import pick
-from licli.reporting.files import atomic_write_bytes, atomic_write_json
+from licli.io import atomic_write_bytes, atomic_write_json
 from licli.runtime import sha256_file
 
 if TYPE_CHECKING:

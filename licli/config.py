@@ -191,6 +191,15 @@ class TrainConfig:
             enhanced_objective(lambda *args: None, self.enhance, dict(self.enhance_params))
 
 
+def check_run_name(name: str) -> str:
+    """A run name is one plain folder-name part: not empty, no path separator, not ``.`` or ``..``."""
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not name or name in (".", "..") or any(sep in name for sep in separators) or "\0" in name:
+        raise LicliError(f"--name {name!r} is not a plain name (it becomes a folder name inside --out)",
+                         "pass a name without '/', '\\' or '..', e.g. --name baseline-seed1")
+    return name
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Where and how a command runs; recorded in the manifest beside the command's own config."""
@@ -208,6 +217,4 @@ class RunOptions:
     """Deterministic kernels only (``licli.runtime.deterministic_scope``): bit-exact reruns on CUDA too."""
 
     def __post_init__(self) -> None:
-        from licli.reporting.files import check_run_name
-
         check_run_name(self.name)

@@ -23,8 +23,9 @@ from licli.evaluations.accuracy import accuracy
 from licli.evaluations.masking_checks import masking_report
 from licli.evaluations.robustness import AttackSettings, evaluate_robustness, summary_rows
 from licli.models import ModelSpec
-from licli.reporting.summary import setting
-from licli.training import Progress, fit
+from licli.contract import setting
+from licli.training import fit
+from licli.hooks import Progress
 
 DemoEvaluation = Callable[..., pd.DataFrame]
 """``(model, data, *, device) -> DataFrame``: one evaluation of the trained demo model."""

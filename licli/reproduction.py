@@ -68,7 +68,7 @@ class Measurement:
     metric: str
     setting: tuple[str, ...] = ()
     model: str = ""
-    """The exact model label (``licli.reporting.summary.model_label``); empty matches every model."""
+    """The exact model label (``licli.contract.model_label``); empty matches every model."""
 
     def value(self, rows: Mapping[str, pd.DataFrame]) -> float:
         """Mean of the matching summary rows of ``step``'s run (NaN when none match)."""

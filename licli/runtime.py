@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from licli import __version__
+from licli.version import __version__
 from licli.errors import LicliError
 
 if TYPE_CHECKING:  # torch is imported where it is used: `licli --help` starts without it

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 import torch
@@ -34,21 +34,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from licli.models import ModelSpec
 from licli.data import Dataset, Split, batches
-from licli.data.core import unit_float
 from licli.errors import LicliError
 from licli.registry import pick
-from licli.reporting.files import atomic_write_bytes, atomic_write_json
+from licli.io import atomic_write_bytes, atomic_write_json
+from licli.hooks import Objective, Progress, StepContext
 from licli.runtime import autocast, cuda_rng_state, precision_scope, restore_cuda_rng_state
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_META = "training_state.json"
-
-
-class Objective(Protocol):
-    """The loss to minimise: ``(model, x, y, indices) -> (loss, logits)``."""
-
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -70,28 +63,6 @@ OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter], TrainConfig], torch.op
                                              fused=fusable(params)),
     "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fusable(params)),
 }
-
-
-@dataclass
-class StepContext:
-    """What ``after_optimizer_step`` hooks may use: the step counter and a way to draw training images."""
-
-    model: nn.Module
-    epoch: int
-    step: int
-    train: Split
-    generator: torch.Generator
-
-    def sample_images(self, n: int) -> torch.Tensor:
-        """``n`` training images (float, [0, 1]) drawn with the training generator, on the data's device."""
-        index = torch.randint(len(self.train), (min(n, len(self.train)),), generator=self.generator)
-        return unit_float(self.train.images[index.to(self.train.images.device)])
-
-
-class Progress(Protocol):
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
-    def advance(self) -> None: ...
-    def end_epoch(self, row: dict[str, Any]) -> None: ...
 
 
 def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from licli import __version__
+from licli.version import __version__
 from licli.cli.lazy import LazyGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.reporting.console import error_line
-from licli.reporting.files import RunFolder, exact_run_path, new_run_path, write_failure
+from licli.reporting.files import RunFolder, exact_run_path, new_run_path
+from licli.io import write_failure
 from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
                            precision_scope, resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 

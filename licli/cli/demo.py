@@ -10,7 +10,7 @@ from licli.cli.train import print_history, write_trained_model
 from licli.config import RunOptions
 from licli.demo import demo_config, demo_summary, run_demo
 from licli.reporting.console import EpochProgress, stdout
-from licli.reporting.files import to_json
+from licli.io import to_json
 from licli.reporting.summary import checkpoint_identity, write_summary
 from licli.reporting.tables import frame_table
 

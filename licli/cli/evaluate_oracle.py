@@ -19,7 +19,7 @@ from licli.mechanisms.inhibition import CALIBRATIONS
 from licli.registry import pick
 from licli.reporting import oracle_plots
 from licli.reporting.console import PartProgress, notice, stdout
-from licli.reporting.files import to_json
+from licli.io import to_json
 from licli.reporting.summary import write_summary
 from licli.reporting.tables import frame_table
 from licli.runtime import check_seed

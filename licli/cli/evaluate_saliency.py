@@ -23,7 +23,8 @@ from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, 
 from licli.models.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
-from licli.reporting.summary import setting, with_identities, write_summary
+from licli.reporting.summary import with_identities, write_summary
+from licli.contract import setting
 from licli.reporting.tables import frame_json, frame_table
 
 

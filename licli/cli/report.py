@@ -14,7 +14,8 @@ from licli.reporting.compare import aggregate, degenerate_models, metric_tables
 from licli.reporting.console import notice, stdout
 from licli.reporting.discovery import Discovery, RunFilter, discover
 from licli.reporting.document import Section, build_report, render_markdown
-from licli.reporting.files import atomic_write_csv, atomic_write_text, check_writable, to_json
+from licli.reporting.files import check_writable
+from licli.io import atomic_write_csv, atomic_write_text, to_json
 from licli.reporting.html import render_html
 from licli.reporting.tables import frame_table
 

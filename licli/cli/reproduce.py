@@ -15,8 +15,9 @@ from licli.errors import CheckFailed
 from licli.registry import pick
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.discovery import load_run
-from licli.reporting.files import atomic_write_csv, check_writable, to_json
-from licli.reporting.summary import METRIC_DIRECTIONS
+from licli.reporting.files import check_writable
+from licli.io import atomic_write_csv, to_json
+from licli.contract import METRIC_DIRECTIONS
 from licli.reporting.tables import frame_table
 from licli.reproduction import SCALES, Recipe, Runner, claim_checks, load_recipe, paper_comparison, recipe_names, run_recipe
 from licli.runtime import resolve_device

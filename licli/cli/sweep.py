@@ -12,7 +12,8 @@ from licli.cli.app import sweep_app
 from licli.errors import CheckFailed, LicliError
 from licli.reporting.compare import metric_tables
 from licli.reporting.console import stdout
-from licli.reporting.files import atomic_write_csv, check_writable
+from licli.reporting.files import check_writable
+from licli.io import atomic_write_csv
 from licli.reporting.tables import frame_table
 from licli.runtime import resolve_device
 from licli.sweep.executors import LocalExecutor, SubmititExecutor

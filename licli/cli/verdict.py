@@ -21,7 +21,7 @@ from licli.evaluations.verdict import (DECISIONS, INCONCLUSIVE, MORE, SAME, Verd
                                        verdict)
 from licli.models.sources import ModelSource, load_models
 from licli.reporting.console import stdout
-from licli.reporting.files import to_json
+from licli.io import to_json
 from licli.reporting.tables import frame_table
 
 STYLES = {MORE: "green", SAME: "blue"}

@@ -19,7 +19,7 @@ from torch import nn
 from licli.data import Dataset, batches
 from licli.errors import LicliError
 from licli.models import model_slots
-from licli.reporting.summary import setting
+from licli.contract import setting
 
 
 @dataclass(frozen=True)

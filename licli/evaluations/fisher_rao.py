@@ -26,7 +26,7 @@ from licli.data import Dataset, batches
 from licli.errors import LicliError
 from licli.evaluations.functional import PARAMETER_SETS, jvp, select_parameters
 from licli.registry import pick
-from licli.reporting.summary import setting
+from licli.contract import setting
 
 
 def _empirical_labels(logits: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -33,8 +33,8 @@ from torch.func import functional_call, grad, vmap
 
 from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
-from licli.reporting.summary import setting
-from licli.training import StepContext
+from licli.contract import setting
+from licli.hooks import StepContext
 
 
 @dataclass(frozen=True)

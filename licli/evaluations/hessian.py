@@ -21,7 +21,7 @@ from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
 from licli.evaluations.functional import PARAMETER_SETS, jvp, select_parameters
 from licli.registry import pick
-from licli.reporting.summary import setting
+from licli.contract import setting
 
 Vector = dict[str, torch.Tensor]
 

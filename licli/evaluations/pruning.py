@@ -26,7 +26,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.functional import select_parameters
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
-from licli.reporting.summary import setting
+from licli.contract import setting
 from licli.training import evaluate
 
 DEFAULT_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)

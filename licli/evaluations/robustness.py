@@ -31,7 +31,7 @@ from licli.evaluations.degenerate import Degeneracy, degeneracy
 from licli.models.slots import model_slots
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
-from licli.reporting.summary import setting
+from licli.contract import setting
 
 WORST_CASE = "worst-case"
 SUBSETS = ("all", "correct")

@@ -65,7 +65,7 @@ from licli.mechanisms.statistics import ActivationStatistics
 from licli.registry import pick
 
 if TYPE_CHECKING:
-    from licli.training import StepContext
+    from licli.hooks import StepContext
 
 CALIBRATIONS = ("paper", "online")
 CALIBRATION_CHUNK = 512

@@ -178,7 +178,7 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     the same outputs on a probe batch, else ``CheckFailed``. A failure leaves no file behind.
     """
     from licli.checkpoints import checkpoint_paths, definition_path, load_checkpoint, save_checkpoint
-    from licli.reporting.files import atomic_write_bytes, missing_folders, remove_empty_folders
+    from licli.io import atomic_write_bytes, missing_folders, remove_empty_folders
 
     if source.foreign is None:
         raise LicliError("licli import converts a foreign model", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")

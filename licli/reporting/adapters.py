@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from licli.errors import LicliError
-from licli.reporting.summary import checkpoint_identity, recorded_identity, recorded_training, setting, training_key
+from licli.reporting.summary import checkpoint_identity, recorded_identity, recorded_training, training_key
+from licli.contract import setting
 
 Adapter = Callable[[Path, dict[str, Any]], pd.DataFrame]
 

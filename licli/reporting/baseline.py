@@ -33,8 +33,8 @@ import pandas as pd
 
 from licli.errors import CheckFailed, LicliError
 from licli.reporting.compare import base_label, degenerate_models
-from licli.reporting.files import atomic_write_json
-from licli.reporting.summary import DIRECTIONS
+from licli.io import atomic_write_json
+from licli.contract import DIRECTIONS
 
 FORMAT = "licli-baseline"
 VERSION = 1

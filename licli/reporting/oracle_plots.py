@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from licli.reporting.files import atomic_write_bytes  # noqa: E402
+from licli.io import atomic_write_bytes
 
 ACTIVATION_COLOURS = {"sigmoid": "tab:blue", "relu": "tab:red"}
 """Fig. 3.1's colours: sigmoid blue, ReLU red."""

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from licli.reporting.files import atomic_write_bytes  # noqa: E402
+from licli.io import atomic_write_bytes
 
 
 def _save(figure, path: str | os.PathLike) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from licli.reporting.files import atomic_write_bytes
+from licli.io import atomic_write_bytes
 
 
 def _figure():

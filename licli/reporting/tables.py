@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 from rich.table import Table
 
-from licli.reporting.files import to_json
+from licli.io import to_json
 
 
 def format_value(value: object, percent: bool = False) -> str:

@@ -234,7 +234,7 @@ def recipe_plan(name: str, scale: str, root: str | Path | None = None, resources
 
 
 def save_plan(plan: Plan) -> Path:
-    from licli.reporting.files import atomic_write_json
+    from licli.io import atomic_write_json
 
     return atomic_write_json(Path(plan.root) / PLAN_FILE, asdict(plan))
 

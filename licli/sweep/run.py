@@ -83,7 +83,7 @@ def collect(plan: Plan) -> Collected:
     aggregated = aggregate(metrics)
     if plan.recipe is None:
         return Collected(tasks, metrics, aggregated)
-    from licli.reporting.summary import METRIC_DIRECTIONS
+    from licli.contract import METRIC_DIRECTIONS
     from licli.reproduction import claim_checks, load_recipe, paper_comparison
 
     recipe = load_recipe(plan.recipe)

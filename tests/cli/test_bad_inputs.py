@@ -302,7 +302,7 @@ def test_an_imported_checkpoint_moves_with_its_definition(runner, tmp_path):
 
 def test_files_respect_the_umask(tmp_path):
     """Reference: the mode ``open()`` gives a new file under the same umask."""
-    from licli.reporting.files import atomic_write_text
+    from licli.io import atomic_write_text
 
     for umask in (0o022, 0o077, 0o002):
         previous = os.umask(umask)

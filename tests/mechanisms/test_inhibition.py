@@ -8,7 +8,7 @@ from licli.data import Split
 from licli.errors import LicliError
 from licli.mechanisms.correlation import CORRELATIONS, correlation_map
 from licli.mechanisms.inhibition import LocalInhibition, proportional_inhibition, weighted_inhibition
-from licli.training import StepContext
+from licli.hooks import StepContext
 
 
 def test_identity_map_leaves_activations_unchanged():

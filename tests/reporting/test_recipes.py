@@ -218,7 +218,7 @@ def _built_models(monkeypatch, tmp_path) -> dict[tuple[str, str, str], str]:
     from licli.cli import app
     from licli.data import Dataset, Split
     from licli.models import build_model
-    from licli.reporting.summary import model_label
+    from licli.contract import model_label
     from licli.reproduction import step_argv
     from licli.training import model_spec_for
 
