@@ -24,7 +24,8 @@ from licli.evaluations.oracle import METHODS, OracleConfig
 from licli.models import build_model
 from licli.models.oracle_net import feature_groups
 from licli.runtime import set_glibc_allocator, tune_cpu_allocator
-from licli.training import OPTIMIZERS, model_spec_for
+from licli.training.loop import model_spec_for
+from licli.training.optimizers import OPTIMIZERS
 
 GLIBC_DEFAULT_MMAP_MAX, GLIBC_DEFAULT_TRIM = 65536, 128 * 1024
 

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import load_dataset
 from licli.evaluations import fisher_rao, gsnr, pruning
 from licli.evaluations.functional import select_parameters
 from licli.runtime import tune_cpu_allocator
-from licli.training import evaluate, fit
+from licli.training.loop import evaluate, fit
 
 
 def timed(function, repeats: int = 1):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from licli.models.foreign import ForeignSpec
-from licli.models.sources import ModelSource, load_model
+from licli.sources import ModelSource, load_model
 from licli.runtime import tune_cpu_allocator
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)

@@ -1,6 +1,6 @@
 """Per-step training time of each mechanism relative to the same model without it, in one process.
 
-A step is what ``licli.training.train`` does per batch: forward, loss, backward, optimizer step and
+A step is what ``licli.training.loop.train`` does per batch: forward, loss, backward, optimizer step and
 every ``after_optimizer_step`` hook (Local Inhibition's calibration). Baseline and mechanism steps
 alternate (ABAB…) so that load on a shared machine affects both alike; the ratio is the mean
 mechanism step over the mean baseline step (means, because LI's calibration is a random event).

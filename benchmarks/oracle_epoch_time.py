@@ -1,6 +1,6 @@
 """Seconds per Oracle-MNIST training epoch for ERM and each Local Inhibition variant, in one process.
 
-A step is what ``licli.training.train`` does per batch (objective, backward, optimizer step, every
+A step is what ``licli.training.loop.train`` does per batch (objective, backward, optimizer step, every
 ``after_optimizer_step`` hook — LI's calibration). Methods take turns step by step (round robin) so
 that load on a shared machine affects all alike; the mean step time × steps per epoch gives seconds
 per epoch on full MNIST (60,000 images) and on mnist-mini (10,000), and the ratio to ERM. Process CPU
@@ -22,7 +22,8 @@ from licli.evaluations.oracle import METHODS, OracleConfig
 from licli.models import build_model
 from licli.models.oracle_net import feature_groups
 from licli.runtime import tune_cpu_allocator
-from licli.training import OPTIMIZERS, model_spec_for, objective_for
+from licli.training.loop import model_spec_for, objective_for
+from licli.training.optimizers import OPTIMIZERS
 from licli.hooks import StepContext
 
 

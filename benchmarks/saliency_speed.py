@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from licli.evaluations.saliency import BACKENDS, LAST_LAYER_ONLY
-from licli.evaluations.saliency.layers import default_layers, resolve_layers
+from licli.saliency import BACKENDS, LAST_LAYER_ONLY
+from licli.saliency.layers import default_layers, resolve_layers
 from licli.models import ModelSpec, build_model
 from licli.runtime import tune_cpu_allocator
 

@@ -1,4 +1,4 @@
-"""Training-loop overhead: images/s of ``licli.training.train`` vs a bare loop, in one process.
+"""Training-loop overhead: images/s of ``licli.training.loop.train`` vs a bare loop, in one process.
 
     OMP_NUM_THREADS=2 python benchmarks/train_throughput.py [--model small-cnn] [--batch-size 128]
         [--images 2048] [--repeats 5] [--device cpu]
@@ -25,11 +25,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import load_dataset
 from licli.models import build_model
 from licli.runtime import resolve_device
-from licli.training import OPTIMIZERS, model_spec_for, train
+from licli.training.loop import model_spec_for, train
+from licli.training.optimizers import OPTIMIZERS
 from licli.runtime import tune_cpu_allocator
 
 
@@ -91,7 +92,7 @@ def main() -> None:
         licli_rate = statistics.median(args.images / licli[i] for _, licli in rounds[1:])
         ratio = statistics.median(bare[i] / licli[i] for bare, licli in rounds[1:])
         print(f"{clock:>4} time: bare forward+backward+step {bare_rate:7.0f} img/s · "
-              f"licli.training.train {licli_rate:7.0f} img/s · ratio licli/bare {ratio:.3f}")
+              f"licli.training.loop.train {licli_rate:7.0f} img/s · ratio licli/bare {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,26 @@ import pandas as pd
 import torch
 from torch import nn
 
-from licli.config import TrainConfig
+from licli.attacks.runner import run_attack
+from licli.checkpoints import save_checkpoint
 from licli.data import Dataset, Split, load_dataset
+from licli.data.core import unit_float
 from licli.errors import LicliError
-from licli.evaluations.robustness import AttackSettings, RobustnessResult
+from licli.evaluations import activations as activation_statistics
+from licli.evaluations import fisher_rao as fisher_rao_norm
+from licli.evaluations import gsnr as gradient_snr
+from licli.evaluations import hessian
+from licli.evaluations import pruning
+from licli.evaluations.accuracy import accuracy as measure_accuracy
+from licli.evaluations.masking_checks import masking_report
+from licli.evaluations.robustness import AttackSettings, RobustnessResult, attacked_view, evaluate_robustness
+from licli.evaluations.saliency.scoring import SaliencySettings, build_method
+from licli.evaluations.saliency.scoring import saliency_maps as compute_saliency_maps
 from licli.progress import OnProgress
+from licli.sources import ModelSource
+from licli.sources import load_model as load_source
+from licli.training.config import TrainConfig
+from licli.training.loop import checkpoint_extra, fit
 
 __all__ = ["Trained", "accuracy", "activations", "adversarial_examples", "as_dataset", "attack", "dataset",
            "fisher_rao", "gsnr", "hessian_trace", "load_model", "masking_checks", "prune", "saliency_maps", "train"]
@@ -68,8 +83,6 @@ def dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """A licli checkpoint (``model.safetensors`` with its ``model.json``, or a train run folder), in eval mode."""
-    from licli.models.sources import ModelSource, load_model as load_source
-
     return load_source(ModelSource(checkpoint=str(path)), torch.device(device)).model.eval()
 
 
@@ -86,9 +99,6 @@ class Trained:
     def save(self, path: str | Path) -> Path:
         """Write a licli checkpoint (``path`` = ``….safetensors`` and its ``.json``), as ``licli train`` does;
         ``load_model(path)`` and every ``--checkpoint`` option read it. Returns the weights' path."""
-        from licli.checkpoints import save_checkpoint
-        from licli.training import checkpoint_extra
-
         return save_checkpoint(path, self.model, self.spec, extra=checkpoint_extra(self.config, self.history)).weights
 
 
@@ -96,8 +106,6 @@ def train(model: str = "small-cnn", dataset: str = "mnist-mini", *, device: str 
           data_dir: str | Path | None = None, **settings: Any) -> Trained:
     """Train a licli architecture on a built-in dataset as ``licli train`` does (seeded; nothing written).
     ``settings`` are ``TrainConfig``'s fields (``epochs``, ``lr``, ``mechanisms``, ``regularizer`` …)."""
-    from licli.training import fit
-
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(settings) - known)
     if unknown:
@@ -120,8 +128,6 @@ def attack(model: nn.Module | dict[str, nn.Module], images: torch.Tensor, labels
     """Robust accuracy under attack (``licli attack``): ``.summary`` has one row per model × ε × attack plus the
     per-image worst case, ``.samples`` one row per attacked image. ``settings``: ``steps``, ``step_size``,
     ``n_queries``, ``random_start``, ``target_rule``, ``batch_size``, ``seed``, ``eot_samples``."""
-    from licli.evaluations.robustness import evaluate_robustness
-
     models = model if isinstance(model, dict) else {"model": model}
     device = _device(next(iter(models.values())))
     images, labels = _images(images, labels)
@@ -133,10 +139,6 @@ def attack(model: nn.Module | dict[str, nn.Module], images: torch.Tensor, labels
 def adversarial_examples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, attack: str = "pgd",
                          norm: str = "linf", eps: float = 8 / 255, seed: int = 0, **settings: Any) -> torch.Tensor:
     """The adversarial images (float in [0, 1], same shape) of one attack, in one batch, model in eval mode."""
-    from licli.attacks.runner import run_attack
-    from licli.data.core import unit_float
-    from licli.evaluations.robustness import attacked_view
-
     chosen = _settings(attack, norm, eps, {"seed": seed, **settings})
     images, labels = _images(images, labels)
     device = _device(model)
@@ -150,8 +152,6 @@ def masking_checks(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    attacks: Sequence[str] = ("fgsm", "pgd", "pgd-t", "square"), norm: str = "linf",
                    eps: float = 8 / 255, on_progress: OnProgress | None = None, **settings: Any) -> pd.DataFrame:
     """The gradient-masking red-flag checks (``licli attack --masking-check``): one row per check."""
-    from licli.evaluations.masking_checks import masking_report
-
     images, labels = _images(images, labels)
     device = _device(model)
     return masking_report(model, images.to(device), labels.to(device), torch.arange(len(labels), device=device),
@@ -161,48 +161,37 @@ def masking_checks(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000
              ) -> pd.DataFrame:
     """Clean accuracy and mean cross-entropy (``licli evaluate accuracy``): one row."""
-    from licli.evaluations.accuracy import accuracy as measure
-
-    return measure(model, as_dataset(images, labels), device=_device(model), batch_size=batch_size)
+    return measure_accuracy(model, as_dataset(images, labels), device=_device(model), batch_size=batch_size)
 
 
 def activations(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **config: Any) -> pd.DataFrame:
     """Per-slot activation statistics of a licli model (``licli evaluate activations``)."""
-    from licli.evaluations import activations as evaluation
-
-    return evaluation.run(model, as_dataset(images, labels), device=_device(model),
-                          config=evaluation.ActivationConfig(**config))
+    return activation_statistics.run(model, as_dataset(images, labels), device=_device(model),
+                                     config=activation_statistics.ActivationConfig(**config))
 
 
 def fisher_rao(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **config: Any) -> pd.DataFrame:
     """The Fisher-Rao norm with its standard error (``licli evaluate fisher-rao``)."""
-    from licli.evaluations import fisher_rao as evaluation
-
-    return evaluation.run(model, as_dataset(images, labels), device=_device(model),
-                          config=evaluation.FisherRaoConfig(**config))
+    return fisher_rao_norm.run(model, as_dataset(images, labels), device=_device(model),
+                               config=fisher_rao_norm.FisherRaoConfig(**config))
 
 
 def gsnr(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **config: Any) -> pd.DataFrame:
     """Per-layer gradient signal-to-noise ratio (``licli evaluate gsnr``)."""
-    from licli.evaluations import gsnr as evaluation
-
-    return evaluation.run(model, as_dataset(images, labels), device=_device(model), config=evaluation.GSNRConfig(**config))
+    return gradient_snr.run(model, as_dataset(images, labels), device=_device(model),
+                            config=gradient_snr.GSNRConfig(**config))
 
 
 def hessian_trace(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **config: Any) -> pd.DataFrame:
     """Hutchinson's estimate of the Hessian trace with its standard error (``licli evaluate hessian-trace``)."""
-    from licli.evaluations import hessian as evaluation
-
-    return evaluation.run(model, as_dataset(images, labels), device=_device(model),
-                          config=evaluation.HessianConfig(**config))
+    return hessian.run(model, as_dataset(images, labels), device=_device(model),
+                       config=hessian.HessianConfig(**config))
 
 
 def prune(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, levels: Sequence[float] = (0.0, 0.5, 0.9),
           scope: str = "global", on_progress: OnProgress | None = None) -> pd.DataFrame:
     """Accuracy and loss after pruning the smallest weights at each level (``licli evaluate prune``); the model's
     weights are restored afterwards."""
-    from licli.evaluations import pruning
-
     return pruning.run(model, as_dataset(images, labels), device=_device(model),
                        config=pruning.PruneConfig(scope=scope, levels=tuple(levels)), on_progress=on_progress)
 
@@ -211,13 +200,9 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
                   layers: Sequence[str] = (), backend: str = "native", batch_size: int = 100) -> torch.Tensor:
     """Saliency maps (N, H, W) for ``classes`` (``li-map``, ``gradcam``, ``gradcam++``; ``layers`` are module
     names, default: the method's usual layers)."""
-    from licli.data.core import unit_float
-    from licli.evaluations.saliency.scoring import SaliencySettings, build_method
-    from licli.evaluations.saliency.scoring import saliency_maps as maps
-
     images, classes = _images(images, classes)
     device = _device(model)
     model.eval()
     settings = SaliencySettings(methods=(method,), backend=backend, layers=tuple(layers))
     chosen = build_method(model, method, settings, tuple(images.shape[1:]))
-    return maps(chosen, unit_float(images.to(device)), classes.to(device), batch_size)
+    return compute_saliency_maps(chosen, unit_float(images.to(device)), classes.to(device), batch_size)

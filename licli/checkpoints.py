@@ -15,22 +15,20 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch.nn.parameter import is_lazy
 
-from licli.version import __version__
 from licli.errors import LicliError
-from licli.models import ModelSpec, build_model
-from licli.registry import pick
 from licli.io import atomic_write_bytes, atomic_write_json
+from licli.models import ModelSpec, build_model
+from licli.models.foreign import ForeignSpec, build_foreign
+from licli.registry import pick
 from licli.runtime import sha256_file
-
-if TYPE_CHECKING:
-    from licli.models.foreign import ForeignSpec
+from licli.version import __version__
 
 FORMAT = "licli-checkpoint"
 FORMAT_VERSION = 1
@@ -194,8 +192,6 @@ def trusted_definition(spec: ForeignSpec, checkpoint: Checkpoint, trust_definiti
 
 
 def _rebuild_foreign(entry: dict[str, Any], checkpoint: Checkpoint, trust_definition: bool) -> torch.nn.Module:
-    from licli.models.foreign import ForeignSpec, build_foreign
-
     spec = ForeignSpec.from_dict(entry)
     if spec.kind == "definition":
         spec = trusted_definition(spec, checkpoint, trust_definition)

@@ -1,15 +1,15 @@
-"""Typed, frozen configuration built once from defaults < TOML file < environment < flags.
+"""Settings resolution (defaults < TOML file < environment < flags), the TOML reader, and ``RunOptions``.
 
-Library code receives these dataclasses (or plain values), never the CLI's objects.
+Library code receives frozen dataclasses (``RunOptions`` here, ``licli.training.config.TrainConfig``
+beside the training loop) or plain values, never the CLI's objects.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import types
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -110,85 +110,6 @@ def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str
         elif name in file:
             values[name] = file[name]
     return cls(**values)
-
-
-def _positive(value: float, name: str, fix: str) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise LicliError(f"{name} must be > 0 and finite (got {value})", fix)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training hyper-parameters. Defaults train ``small-cnn`` on ``mnist-mini`` to ≈ 97% test accuracy (3 epochs)."""
-
-    model: str = "small-cnn"
-    dataset: str = "mnist-mini"
-    epochs: int = 3
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    seed: int = 0
-    augment: bool = False
-    eval_batch_size: int = 1000
-    model_options: dict[str, Any] = field(default_factory=dict)
-    mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
-    regularizer: str | None = None
-    regularizer_params: dict[str, Any] = field(default_factory=dict)
-    enhance: str | None = None
-    enhance_params: dict[str, Any] = field(default_factory=dict)
-    precision: str = "fp32"
-    """Forward-pass precision (``licli.runtime.PRECISIONS``: fp32, tf32, bf16)."""
-
-    def __post_init__(self) -> None:
-        from licli.data import DATASETS
-        from licli.models import MODELS
-        from licli.registry import pick
-        from licli.runtime import check_precision, check_seed
-        from licli.training import OPTIMIZERS
-
-        check_precision(self.precision)
-        pick(MODELS, self.model, "model")
-        pick(DATASETS, self.dataset, "dataset")
-        pick(OPTIMIZERS, self.optimizer, "optimizer")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise LicliError(f"--epochs must be a positive integer (got {self.epochs})", "pass e.g. --epochs 5")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise LicliError(f"--batch-size must be a positive integer (got {self.batch_size})",
-                             "pass e.g. --batch-size 128")
-        _positive(self.lr, "--lr", "pass a positive learning rate, e.g. --lr 0.05")
-        if not 0 <= self.momentum < 1:
-            raise LicliError(f"--momentum must be in [0, 1) (got {self.momentum})", "pass e.g. --momentum 0.9")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise LicliError(f"--weight-decay must be a finite number ≥ 0 (got {self.weight_decay})",
-                             "pass e.g. --weight-decay 5e-4")
-        check_seed(self.seed)
-        if self.eval_batch_size < 1:
-            raise LicliError(f"eval_batch_size must be ≥ 1 (got {self.eval_batch_size})", "pass e.g. 1000")
-        self._check_mechanisms()
-
-    def _check_mechanisms(self) -> None:
-        from licli.mechanisms import MECHANISMS, REGULARIZERS
-        from licli.mechanisms.regularizers import FLAG_NOT_OBJECTIVE
-        from licli.registry import pick
-
-        for slot, spec in self.mechanisms.items():
-            if not isinstance(spec, dict) or "name" not in spec or not isinstance(spec.get("params", {}), dict):
-                raise LicliError(f"mechanism for slot {slot!r} must be a table with a name and optional params "
-                                 f"(got {spec!r})", 'write e.g. [mechanisms.hidden] name = "normout"')
-            pick(MECHANISMS, spec["name"], "mechanism")
-        if self.regularizer in FLAG_NOT_OBJECTIVE:
-            raise LicliError(*FLAG_NOT_OBJECTIVE[self.regularizer])
-        if self.regularizer is not None:
-            pick(REGULARIZERS, self.regularizer, "regularizer")
-        if not isinstance(self.regularizer_params, dict):
-            raise LicliError(f"regularizer_params must be a table (got {self.regularizer_params!r})",
-                             "pass a JSON object to --regularizer-params")
-        if self.enhance is not None:
-            from licli.mechanisms.enhancement import enhanced_objective
-
-            enhanced_objective(lambda *args: None, self.enhance, dict(self.enhance_params))
 
 
 def check_run_name(name: str) -> str:

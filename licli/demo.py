@@ -1,6 +1,6 @@
 """``licli demo``: train ``small-cnn`` on the embedded ``mnist-mini`` sample and evaluate it, offline.
 
-The demo is the whole pipeline in miniature: seeded training (``licli.training.fit``), a checkpoint,
+The demo is the whole pipeline in miniature: seeded training (``licli.training.loop.fit``), a checkpoint,
 then every evaluation in ``DEMO_EVALUATIONS``: clean accuracy, FGSM and PGD-10 robust accuracy on
 the first ``DEMO_ATTACK_IMAGES`` test images, and the cheap gradient-masking checks. Later
 evaluations join the demo by adding an entry: a function ``(model, data, *, device) -> DataFrame``
@@ -17,14 +17,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import Dataset, load_dataset
 from licli.evaluations.accuracy import accuracy
 from licli.evaluations.masking_checks import masking_report
 from licli.evaluations.robustness import AttackSettings, evaluate_robustness, summary_rows
 from licli.models import ModelSpec
 from licli.contract import setting
-from licli.training import fit
+from licli.training.loop import fit
 from licli.hooks import Progress
 
 DemoEvaluation = Callable[..., pd.DataFrame]
@@ -94,7 +94,7 @@ class DemoResult:
     spec: ModelSpec
     data: Dataset
     history: pd.DataFrame
-    """One row per epoch (see ``licli.training.train``)."""
+    """One row per epoch (see ``licli.training.loop.train``)."""
     evaluations: dict[str, pd.DataFrame]
     """Evaluation name → its DataFrame, in ``DEMO_EVALUATIONS`` order."""
 

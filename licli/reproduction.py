@@ -33,6 +33,7 @@ import pandas as pd
 from licli.errors import LicliError
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
+from licli.reporting.files import finished_run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -219,8 +220,6 @@ def run_recipe(recipe: Recipe, scale: str, root: Path, runner: Runner, extra_arg
     A step whose dependency did not finish is skipped; a step stopped by Ctrl-C (exit 130) stops the
     recipe (``RecipeInterrupted``). ``on_progress`` hears of each finished step (``licli.progress``).
     """
-    from licli.reporting.files import finished_run
-
     pick({s: s for s in SCALES}, scale, "scale")
     variables = recipe.variables(scale, root)
     rows: dict[str, pd.DataFrame] = {}

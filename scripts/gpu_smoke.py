@@ -166,7 +166,7 @@ def _data(sizes: Sizes, images: int):
 
 
 def _config(sizes: Sizes, **changes: Any):
-    from licli.config import TrainConfig
+    from licli.training.config import TrainConfig
 
     mechanisms = {sizes.slot: {"name": "normout", "params": {}}}
     return TrainConfig(**{"model": sizes.model, "model_options": json.loads(sizes.model_options),
@@ -187,7 +187,7 @@ def probe_syncs(device, sizes: Sizes) -> dict[str, Any]:
 
     from licli.attacks.runner import run_attack
     from licli.host_syncs import HostSyncCounter
-    from licli.training import fit
+    from licli.training.loop import fit
 
     data = _data(sizes, 8 * sizes.batch_size)
     snapshots: list = []
@@ -228,7 +228,7 @@ def probe_resume(device, sizes: Sizes) -> dict[str, Any]:
 
     from licli.models import build_model
     from licli.runtime import deterministic_scope
-    from licli.training import model_spec_for, train
+    from licli.training.loop import model_spec_for, train
 
     data = _data(sizes, 4 * sizes.batch_size)
     config = _config(sizes, epochs=2)
@@ -256,7 +256,7 @@ def probe_parity(device, sizes: Sizes) -> dict[str, Any]:
     import torch.nn.functional as F
 
     from licli.models import build_model
-    from licli.training import model_spec_for
+    from licli.training.loop import model_spec_for
 
     data = _data(sizes, sizes.batch_size)
     config = _config(sizes)
@@ -283,7 +283,7 @@ def probe_throughput(device, sizes: Sizes) -> dict[str, Any]:
     from benchmarks.train_throughput import bare_loop, timed
     from licli.models import build_model
     from licli.runtime import autocast, precision_scope
-    from licli.training import model_spec_for, train
+    from licli.training.loop import model_spec_for, train
 
     data = _data(sizes, sizes.probe_images)
     rates: dict[str, float] = {}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from licli.config import TrainConfig, load_toml, resolve
+from licli.config import load_toml, resolve
+from licli.training.config import TrainConfig
 from licli.errors import LicliError
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from licli.attacks.runner import run_attack
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.host_syncs import HostSyncCounter
 from licli.models import ModelSpec, build_model
-from licli.training import fit
+from licli.training.loop import fit
 from tests.conftest import tiny_dataset
 
 

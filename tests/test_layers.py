@@ -4,7 +4,8 @@ Every ``import licli…`` of every module under licli/ is read with ``ast``: tho
 ``if TYPE_CHECKING:`` blocks) and those deferred inside functions. A module's layer is the row of ``LAYERS``
 whose prefix names it (the longest prefix wins); it may import its own layer and the layers below, never
 one above. The import graph, deferred imports included, has no cycle. A deferred import carries a
-``# deferred: <reason>`` comment (on its line or the line above): it exists only to keep start-up cheap.
+``# deferred: <reason>`` comment (on its line, or above it in its block of imports): it exists only to keep
+start-up cheap.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def layer_of(module: str) -> int:
     return max(matches)[1]
 
 
+def explained(lines: list[str], line: int) -> bool:
+    """Whether the import at ``line`` (1-based), or the block of imports and comments just above it, says
+    ``# deferred:``."""
+    index = line - 1
+    while index >= 0:
+        text = lines[index].strip()
+        if "# deferred:" in text:
+            return True
+        if index < line - 1 and not text.startswith(("from ", "import ", "#")):
+            return False
+        index -= 1
+    return False
+
+
 def imports() -> list[Import]:
     known = modules()
 
@@ -86,8 +101,7 @@ def imports() -> list[Import]:
                 elif isinstance(child, ast.ImportFrom) and child.level:
                     raise AssertionError(f"{path}:{child.lineno}: relative import; write licli.… in full")
                 for name in names:
-                    around = " ".join(lines[max(child.lineno - 2, 0):child.lineno])
-                    found.append(Import(module, target(name), child.lineno, deferred, "# deferred:" in around))
+                    found.append(Import(module, target(name), child.lineno, deferred, explained(lines, child.lineno)))
                 visit(child, inside)
 
         visit(ast.parse(source, str(path)), False)

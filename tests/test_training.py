@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.models import build_model
-from licli.training import OPTIMIZERS, fit, fusable, model_spec_for, train
+from licli.training.loop import fit, model_spec_for, train
+from licli.training.optimizers import OPTIMIZERS, fusable
 
 
 def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):

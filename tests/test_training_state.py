@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from licli import runtime, training
-from licli.config import TrainConfig
+from licli import runtime
+from licli.training import loop as training
+from licli.training.config import TrainConfig
 from licli.errors import LicliError
 from licli.models import build_model
-from licli.training import (STATE_META, STATE_WEIGHTS, StateSchedule, fit, model_spec_for, random_crop_flip,
-                            train)
+from licli.training.loop import STATE_META, STATE_WEIGHTS, StateSchedule, fit, model_spec_for, random_crop_flip, train
 from tests.conftest import tiny_dataset
 
 CONFIG = TrainConfig(model="mlp", dataset="mnist-mini", epochs=4, batch_size=16, lr=0.05,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from licli.attacks import autoattack, cleverhans, native
 from licli.attacks.threat import Threat, parse_budget, parse_budgets, perturbation_norms
+from licli.errors import LicliError
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,6 @@ class AttackSpec:
     def implementation(self, backend: str) -> Callable:
         """The adapter ``backend`` names: the reference library's where the attack has one, else ``run``."""
         if backend not in BACKENDS:
-            from licli.errors import LicliError
-
             raise LicliError(f"unknown attack backend {backend!r}", f"choose one of: {', '.join(BACKENDS)}")
         return self.reference if backend == "cleverhans" and self.reference is not None else self.run
 

@@ -117,6 +117,7 @@ app.add_typer(evaluate_app, name="evaluate")
 sweep_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                         help="Run a grid of licli commands or a recipe as tasks on local workers or a cluster.")
 app.add_typer(sweep_app, name="sweep")
+LicliGroup.root = app
 
 
 def _print_version(value: bool) -> None:

@@ -17,7 +17,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, Shard, evaluate_robustness,
                                           robustness_table, summary_rows)
-from licli.models.sources import ModelSource, check_fits, load_models
+from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary

@@ -11,12 +11,12 @@ from enum import Enum
 MODEL_NAMES = ("mlp", "small-cnn", "vgg16", "resnet18", "gap-cnn", "oracle-net")  # licli.models.MODELS
 DATASET_NAMES = ("mnist", "mnist-mini", "cifar10", "cifar10-mini", "mnist-loc", "voc2007", "oracle-mnist",
                  "oracle-mnist-mini")  # licli.data.DATASETS
-OPTIMIZER_NAMES = ("sgd", "adam")  # licli.training.OPTIMIZERS
+OPTIMIZER_NAMES = ("sgd", "adam")  # licli.training.optimizers.OPTIMIZERS
 MECHANISM_NAMES = ("local-inhibition", "normout", "dropout", "gradient-mask",
                    "activation-statistics")  # licli.mechanisms.MECHANISMS
-REGULARIZER_NAMES = ("spectral-decoupling", "irm", "vrex", "fishr", "mma")  # licli.mechanisms.REGULARIZERS
+REGULARIZER_NAMES = ("spectral-decoupling", "irm", "vrex", "fishr", "mma")  # licli.objectives.REGULARIZERS
 TRACKER_NAMES = ("gsnr",)  # licli.evaluations.TRACKERS
-ENHANCE_NAMES = ("li-blur",)  # licli.mechanisms.enhancement.ENHANCEMENTS
+ENHANCE_NAMES = ("li-blur",)  # licli.objectives.enhancement.ENHANCEMENTS
 PRECISION_NAMES = ("fp32", "tf32", "bf16")  # licli.runtime.PRECISIONS
 
 

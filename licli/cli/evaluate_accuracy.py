@@ -11,7 +11,7 @@ from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.evaluations.accuracy import accuracy
-from licli.models.sources import ModelSource
+from licli.sources import ModelSource
 from licli.reporting.console import show_result
 
 

@@ -9,7 +9,7 @@ from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
 from licli.evaluations import activations
-from licli.models.sources import ModelSource
+from licli.sources import ModelSource
 from licli.reporting.console import show_result
 
 

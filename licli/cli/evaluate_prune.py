@@ -15,7 +15,7 @@ from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.evaluations import pruning
 from licli.evaluations.robustness import AttackSettings, worst_case_accuracy
-from licli.models.sources import ModelSource
+from licli.sources import ModelSource
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import pruning_curves
 from licli.reporting.summary import with_identities, write_summary

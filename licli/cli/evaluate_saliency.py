@@ -20,7 +20,7 @@ from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomi
 from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, check_label_space, image_list_sha256,
                                                 iou_summary, localization_scores, output_classes, predictions,
                                                 saliency_maps)
-from licli.models.sources import ModelSource, check_fits, load_models
+from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
 from licli.reporting.summary import with_identities, write_summary

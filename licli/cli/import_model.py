@@ -10,7 +10,7 @@ import typer
 from licli.cli.app import app
 from licli.cli.options import with_foreign_source
 from licli.data import DATASETS
-from licli.models.sources import ModelSource, import_model
+from licli.sources import ModelSource, import_model
 from licli.registry import pick
 from licli.reporting.console import stdout
 from licli.reporting.files import check_writable

@@ -8,6 +8,7 @@ registers it with ``@app.command``) is imported only when that command is run, c
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
@@ -81,19 +82,18 @@ class LazyCommands(dict):
     one-line help, so listing the commands imports nothing.
     """
 
-    def __init__(self, group: str, registered: dict[str, Any]) -> None:
+    def __init__(self, group: str, registered: dict[str, Any], root: Callable[[], Any]) -> None:
         super().__init__(registered)
         self.group = group
         self.listed = COMMANDS.get(group, {})
         self.listing = False
+        self.root = root
 
     def _load(self, name: str) -> Any:
         import typer
 
-        from licli.cli.app import app
-
         importlib.import_module(self.listed[name][0])
-        group = typer.main.get_command(app)
+        group = typer.main.get_command(self.root())
         if self.group:
             group = group.commands[self.group]
         command = dict.__getitem__(group.commands, name)
@@ -132,9 +132,12 @@ class LazyCommands(dict):
 class LazyGroup:
     """Mixin for a typer group whose commands come from :data:`COMMANDS` on first use."""
 
+    root: Any = None
+    """The root typer app, whose command tree holds an imported command (``licli.cli.app`` sets it)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.commands = LazyCommands(self.name or "", self.commands)
+        self.commands = LazyCommands(self.name or "", self.commands, lambda: type(self).root)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)

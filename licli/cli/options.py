@@ -15,7 +15,7 @@ from licli.config import RunOptions, resolve
 from licli.errors import LicliError
 
 if TYPE_CHECKING:  # imported when a command runs, so `licli COMMAND --help` starts without torch
-    from licli.models.sources import ModelSource
+    from licli.sources import ModelSource
 
 
 def _option(name: str, annotation: Any, default: Any, *flags: str, help: str) -> inspect.Parameter:
@@ -68,8 +68,9 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
 
 def foreign_source(options: dict[str, Any]) -> ModelSource | None:
     """The foreign model described by the ``_FOREIGN_OPTIONS`` values (popped from ``options``), if any."""
+    # deferred: torch; command modules use these decorators at `--help`, which starts without it
     from licli.models.foreign import ForeignSpec, parse_renames, parse_shape
-    from licli.models.sources import ModelSource
+    from licli.sources import ModelSource
 
     values = {p.name: options.pop(p.name) for p in _FOREIGN_OPTIONS}
     if values["model"] is None and values["model_def"] is None:
@@ -118,7 +119,7 @@ def _inject(command: Callable[..., Any], options: list[inspect.Parameter], targe
 
 
 def _model_sources(options: dict[str, Any]) -> list[ModelSource]:
-    from licli.models.sources import ModelSource
+    from licli.sources import ModelSource  # deferred: torch (as above)
 
     trust = options.pop("trust_definition")
     sources = [ModelSource(checkpoint=str(path), trust_definition=trust) for path in options.pop("checkpoint")]

@@ -14,7 +14,7 @@ from torch import nn
 from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
-from licli.models.sources import ModelSource, check_fits, load_models
+from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
 

@@ -19,7 +19,9 @@ from licli.runtime import resolve_device
 from licli.sweep.executors import LocalExecutor, SubmititExecutor
 from licli.sweep.plan import Plan, Resources, load_grid, load_plan, recipe_plan
 from licli.sweep.run import collect, run_plan
-from licli.sweep.state import DONE
+from licli.cli.reproduce import print_paper_comparison
+from licli.reproduction import load_recipe
+from licli.sweep.state import DONE, status_table
 
 RECIPE_PREFIX = "recipe:"
 SPEC_HELP = "A grid TOML file, or recipe:NAME (a reproduction recipe; see --scale)."
@@ -110,8 +112,6 @@ def status_command(
     json_output: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """Done / failed / interrupted / pending per task, with exit code, seconds and device."""
-    from licli.sweep.state import status_table
-
     plan = load_plan(root)
     table = status_table(plan)
     if json_output:
@@ -146,7 +146,4 @@ def collect_command(
     for metric, table in metric_tables(result.aggregated).items():
         stdout().print(frame_table(table, title=metric))
     if plan.recipe is not None:
-        from licli.cli.reproduce import print_paper_comparison
-        from licli.reproduction import load_recipe
-
         print_paper_comparison(load_recipe(plan.recipe), result.paper, result.claims)

@@ -12,9 +12,12 @@ from licli.cli.app import app, parse_json_option, recorded_run
 from licli.cli.choices import (MECHANISM_NAMES, DatasetName, Enhance, Model, Optimizer, Precision, Regularizer, Tracker,
                                value)
 from licli.cli.options import with_run_options
-from licli.config import RunOptions, TrainConfig, load_toml, resolve
+from licli.config import RunOptions, load_toml, resolve
+from licli.training.config import TrainConfig
 from licli.errors import LicliError
+from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
+from licli.runtime import numerics_under, sha256_file
 
 if TYPE_CHECKING:  # the heavy modules are imported when the command runs: `licli train --help` stays fast
     import pandas as pd
@@ -30,9 +33,9 @@ HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_a
 def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, history: pd.DataFrame,
                         config: TrainConfig) -> Checkpoint:
     """Write ``metrics.csv`` and the checkpoint ``model.safetensors`` + ``model.json`` into ``run``."""
+    # deferred: torch; `licli train --help` starts without it
     from licli.checkpoints import save_checkpoint
-    from licli.runtime import sha256_file
-    from licli.training import checkpoint_extra
+    from licli.training.loop import checkpoint_extra
 
     run.write_csv("metrics.csv", history)
     checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra=checkpoint_extra(config, history))
@@ -42,7 +45,7 @@ def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, histo
 
 
 def print_history(history: pd.DataFrame, title: str) -> None:
-    from licli.reporting.tables import frame_table
+    from licli.reporting.tables import frame_table  # deferred: pandas; `licli train --help` starts without it
 
     stdout().print(frame_table(history[HISTORY_COLUMNS], title=title,
                                percent_columns=("train_accuracy", "test_accuracy")))
@@ -142,12 +145,12 @@ def train(
     Settings come from defaults < --config TOML < LICLI_<SETTING> variables < flags. --resume takes
     the settings of the interrupted run (changing them is refused) and continues in its folder.
     """
+    # deferred: torch, pandas, matplotlib; `licli train --help` starts without them
     from licli.data import load_dataset
     from licli.evaluations import TRACKERS
-    from licli.registry import pick
+    from licli.reporting.plots import TRACK_PLOTS
     from licli.reporting.tables import frame_json
-    from licli.runtime import numerics_under
-    from licli.training import StateSchedule, discard_state, fit, saved_config
+    from licli.training.loop import StateSchedule, discard_state, fit, saved_config
 
     file_config = load_toml(config)
     if resume is not None:
@@ -176,8 +179,10 @@ def train(
                                  resume=resume is not None, progress=EpochProgress(),
                                  observers=list(trackers.values()), schedule=schedule)
         for kind, tracker in trackers.items():
-            run.write_csv(f"track_{kind}.csv", tracker.frame())
-            tracker.plot(run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")
+            track = tracker.frame()
+            run.write_csv(f"track_{kind}.csv", track)
+            if not track.empty:
+                TRACK_PLOTS[kind](track, run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")
             run.manifest["files"][f"track_{kind}.png"] = {}
         checkpoint = write_trained_model(run, net, spec, history, train_config)
         discard_state(run.path)

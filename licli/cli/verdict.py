@@ -13,13 +13,14 @@ from licli.attacks import parse_budgets
 from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, recorded_run
 from licli.cli.options import with_run_options
-from licli.config import RunOptions, TrainConfig, load_toml, resolve
+from licli.config import RunOptions, load_toml, resolve
+from licli.training.config import TrainConfig
 from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import MASKING_CHECKS
 from licli.evaluations.verdict import (DECISIONS, INCONCLUSIVE, MORE, SAME, Verdict, VerdictConfig, default_eps, train_seeds,
                                        verdict)
-from licli.models.sources import ModelSource, load_models
+from licli.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.io import to_json
 from licli.reporting.tables import frame_table

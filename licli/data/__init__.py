@@ -12,6 +12,7 @@ from licli.data.mnist import load_mnist, load_mnist_mini
 from licli.data.mnist_loc import load_mnist_loc
 from licli.data.oracle import ORACLE_BASES, with_oracle
 from licli.data.voc import load_voc2007
+from licli.registry import pick
 
 DATASETS = {
     "mnist": load_mnist,
@@ -27,8 +28,6 @@ DATASETS.update({name: lambda root, download, base=DATASETS[base]: with_oracle(b
 
 def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:
     """Load dataset ``name`` from ``data_dir`` (else ``$LICLI_DATA_DIR``, else the user cache)."""
-    from licli.registry import pick
-
     loader = pick(DATASETS, name, "dataset")
     return loader(resolve_data_dir(data_dir), download)
 

@@ -9,7 +9,7 @@ from torch import nn
 from licli.data import Dataset
 from licli.errors import LicliError
 from licli.registry import pick
-from licli.training import evaluate
+from licli.training.loop import evaluate
 
 
 def accuracy(model: nn.Module, data: Dataset, *, split: str = "test", device: torch.device,

@@ -20,7 +20,6 @@ parameters with zero variance get r = NaN and are counted, not summarised.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -260,9 +259,3 @@ class GSNRTracker:
 
     def frame(self) -> pd.DataFrame:
         return pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
-
-    def plot(self, path: str | os.PathLike, *, title: str) -> None:
-        from licli.reporting.plots import gsnr_tracks
-
-        if self.frames:
-            gsnr_tracks(self.frame(), path, title=title)

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn.parameter import UninitializedBuffer
 
-from licli.config import TrainConfig, tomllib
+from licli.config import tomllib
+from licli.training.config import TrainConfig
 from licli.data import Dataset, Split, batches
 from licli.data.oracle import majority_baseline, oracle_test_splits, pack, unpack, with_oracle
 from licli.errors import LicliError
@@ -32,7 +33,9 @@ from licli.models.oracle_net import ORACLE_PATHS, OracleNet, feature_groups
 from licli.models.zoo import ACTIVATIONS
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
-from licli.training import cross_entropy, evaluate, model_spec_for, objective_for, train
+from licli.training.loop import cross_entropy, evaluate, model_spec_for, objective_for, train
+from licli.mechanisms import MECHANISMS
+from licli.objectives import REGULARIZERS
 
 SLOT = "inhibition"
 RECIPE = "oracle-mnist.toml"
@@ -58,8 +61,6 @@ class Method:
 
     def missing(self) -> list[str]:
         """Registry entries this method needs that this licli does not have (yet)."""
-        from licli.mechanisms import MECHANISMS, REGULARIZERS
-
         needs = [(self.mechanism, MECHANISMS, "mechanism"), (self.regularizer, REGULARIZERS, "regularizer")]
         return [f"{kind} {name!r}" for name, registry, kind in needs if name is not None and name not in registry]
 

@@ -27,7 +27,7 @@ from licli.evaluations.functional import select_parameters
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.contract import setting
-from licli.training import evaluate
+from licli.training.loop import evaluate
 
 DEFAULT_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 RobustAccuracy = Callable[[nn.Module, Split], float]

@@ -36,7 +36,7 @@ from torch import nn
 
 from licli.attacks import ATTACKS
 from licli.attacks.threat import canonical_norm, check_budget
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import Dataset
 from licli.errors import LicliError
 from licli.evaluations.degenerate import Degeneracy, degeneracy
@@ -44,6 +44,7 @@ from licli.evaluations.masking_checks import FAIL, MASKING_CHECKS, WARN, masking
 from licli.evaluations.robustness import AttackSettings, attack_samples, check_images, class_count, predictions
 from licli.registry import pick
 from licli.statistics import McNemar, binomial_test, mcnemar_exact, wilson_interval
+from licli.training.loop import fit
 
 MORE, SAME, LESS = "more-robust", "no-measurable-difference", "less-robust"
 MASKED, DEGENERATE, INCONCLUSIVE = "gradient-masking", "degenerate-model", "inconclusive"
@@ -477,9 +478,7 @@ def _decide(verdicts: dict[str, Degeneracy], masking: pd.DataFrame, comparisons:
 def train_seeds(config: TrainConfig, data: Dataset, seeds: int, *, device: torch.device
                 ) -> list[tuple[nn.Module, object, pd.DataFrame]]:
     """Train ``config`` with seeds ``config.seed``, ``config.seed + 1``, … (``seeds`` runs) through
-    ``licli.training.fit``; return (model, spec, history) per seed."""
-    from licli.training import fit
-
+    ``licli.training.loop.fit``; return (model, spec, history) per seed."""
     if seeds < 1:
         raise LicliError(f"--seeds must be ≥ 1 (got {seeds})", "pass e.g. --seeds 3")
     return [fit(replace(config, seed=config.seed + k), data, device=device) for k in range(seeds)]

@@ -1,8 +1,5 @@
-"""Mechanism and regularizer registries.
-
-``MECHANISMS`` maps a name to a factory ``(**params) -> nn.Module`` inserted into a model slot.
-``REGULARIZERS`` maps a name to a factory ``(**params) -> Objective`` used by training.
-Weight decay is the optimizer's ``weight_decay`` flag, not an entry here.
+"""The mechanism registry: ``MECHANISMS`` maps a name to a factory ``(**params) -> nn.Module`` inserted
+into a model slot. (Regularizers and the LI data enhancement are objectives: ``licli.objectives``.)
 """
 
 from __future__ import annotations
@@ -10,7 +7,6 @@ from __future__ import annotations
 from licli.mechanisms.gradient_mask import GradientMask
 from licli.mechanisms.inhibition import LocalInhibition
 from licli.mechanisms.normout import ActivationRecorder, Dropout, NormOut
-from licli.mechanisms.regularizers import IRM, MMA, VREx, Fishr, SpectralDecoupling
 
 MECHANISMS: dict = {
     "local-inhibition": LocalInhibition,
@@ -18,11 +14,4 @@ MECHANISMS: dict = {
     "dropout": Dropout,
     "gradient-mask": GradientMask,
     "activation-statistics": ActivationRecorder,
-}
-REGULARIZERS: dict = {
-    "spectral-decoupling": SpectralDecoupling,
-    "irm": IRM,
-    "vrex": VREx,
-    "fishr": Fishr,
-    "mma": MMA,
 }

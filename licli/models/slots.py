@@ -8,6 +8,10 @@ from typing import Any
 
 from torch import nn
 
+from licli.errors import LicliError
+from licli.mechanisms import MECHANISMS
+from licli.registry import pick
+
 
 @dataclass(frozen=True)
 class MechanismSpec:
@@ -49,10 +53,6 @@ def insert_mechanisms(model: nn.Module, mechanisms: Mapping[str, MechanismSpec])
     (``layer[123].*`` fills every matching slot, each with its own module). Unmatched keys are an error.
     A mechanism with a ``slot_name`` attribute is told its slot (it prefixes its statistics with it)."""
     from fnmatch import fnmatchcase
-
-    from licli.errors import LicliError
-    from licli.mechanisms import MECHANISMS
-    from licli.registry import pick
 
     slots = model_slots(model)
     for pattern, spec in mechanisms.items():

@@ -13,6 +13,7 @@ from torchvision.models.vgg import make_layers as make_vgg_layers
 from licli.errors import LicliError
 from licli.models.normalize import default_normalize
 from licli.models.slots import Slot
+from licli.registry import pick
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -57,8 +58,6 @@ class StaticAdaptiveAvgPool2d(nn.Module):
 
 
 def _activation(name: str) -> nn.Module:
-    from licli.registry import pick
-
     return pick(ACTIVATIONS, name, "activation")()
 
 

@@ -124,7 +124,7 @@ def show_result(frame, *, run_path, json_output: bool, title: str, percent_colum
                 columns: list[str] | None = None) -> None:
     """Print an evaluation's result on stdout: JSON of the whole frame (with the run folder), or a rich table
     of ``columns`` (default: all) and the run folder."""
-    from licli.reporting.tables import frame_json, frame_table
+    from licli.reporting.tables import frame_json, frame_table  # deferred: pandas; the CLI starts without it
 
     console = stdout()
     if json_output:

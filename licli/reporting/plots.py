@@ -76,3 +76,7 @@ def robustness_curve(summary: pd.DataFrame, path: str | os.PathLike, title: str 
     axes.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     _save(figure, path)
+
+
+TRACK_PLOTS = {"gsnr": gsnr_tracks}
+"""The figure of each quantity ``licli train --track`` records (``licli.evaluations.TRACKERS``)."""

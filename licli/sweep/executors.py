@@ -117,7 +117,7 @@ def resumable(task: Task) -> Task:
     """A ``train`` task whose run folder holds a saved training state continues it with ``--resume``."""
     from dataclasses import replace
 
-    from licli.training import STATE_META
+    from licli.training.loop import STATE_META  # deferred: torch; planning and running tasks do not need it
 
     if task.argv[0] != "train" or "--resume" in task.argv or not (Path(task.run_dir) / STATE_META).exists():
         return task

@@ -45,6 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from licli.errors import LicliError
+from licli.io import atomic_write_json
+from licli.registry import pick
+from licli.reproduction import SCALES, load_recipe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -221,9 +224,6 @@ def load_grid(path: str | Path, root: str | Path | None = None) -> Plan:
 
 def recipe_plan(name: str, scale: str, root: str | Path | None = None, resources: Resources = Resources()) -> Plan:
     """A reproduction recipe at ``scale`` as a plan: one task per step, ``{run:<step>}`` as dependencies."""
-    from licli.reproduction import SCALES, load_recipe
-    from licli.registry import pick
-
     recipe = load_recipe(name)
     pick({s: s for s in SCALES}, scale, "scale")
     root = Path(root or Path("reports") / "sweeps" / f"{name}-{scale}").expanduser().absolute()
@@ -234,8 +234,6 @@ def recipe_plan(name: str, scale: str, root: str | Path | None = None, resources
 
 
 def save_plan(plan: Plan) -> Path:
-    from licli.io import atomic_write_json
-
     return atomic_write_json(Path(plan.root) / PLAN_FILE, asdict(plan))
 
 

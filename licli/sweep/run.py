@@ -12,6 +12,10 @@ from licli.errors import LicliError
 from licli.sweep.executors import Executor, resumable
 from licli.sweep.plan import Plan, save_plan
 from licli.sweep.state import DONE, clean, status_table, task_state
+from licli.contract import METRIC_DIRECTIONS
+from licli.reporting.compare import aggregate
+from licli.reporting.discovery import load_run
+from licli.reproduction import claim_checks, load_recipe, paper_comparison
 
 
 def run_plan(plan: Plan, executor: Executor, extra_args: Sequence[str] = ()) -> pd.DataFrame:
@@ -63,9 +67,6 @@ class Collected:
 
 
 def collect(plan: Plan) -> Collected:
-    from licli.reporting.compare import aggregate
-    from licli.reporting.discovery import load_run
-
     tasks = status_table(plan)
     runs = {}
     for task in plan.tasks:
@@ -83,8 +84,6 @@ def collect(plan: Plan) -> Collected:
     aggregated = aggregate(metrics)
     if plan.recipe is None:
         return Collected(tasks, metrics, aggregated)
-    from licli.contract import METRIC_DIRECTIONS
-    from licli.reproduction import claim_checks, load_recipe, paper_comparison
 
     recipe = load_recipe(plan.recipe)
     rows = {key: run.metrics for key, run in runs.items()}

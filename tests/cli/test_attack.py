@@ -17,9 +17,9 @@ def _trained_mlp():
     """An mlp trained one epoch on 1,000 mnist-mini images (≈ 80% test accuracy: not degenerate)."""
     from dataclasses import replace
 
-    from licli.config import TrainConfig
+    from licli.training.config import TrainConfig
     from licli.data import load_dataset
-    from licli.training import fit
+    from licli.training.loop import fit
 
     data = load_dataset("mnist-mini")
     data = replace(data, train=data.train.subset(torch.arange(1000)))

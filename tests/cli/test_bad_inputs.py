@@ -58,7 +58,7 @@ def nan_checkpoint(path: Path) -> Path:
 def imported_checkpoint(inputs: Path, name: str, **model_changes) -> Path:
     """A checkpoint as `licli import` writes it (definition copied beside it), then tampered with."""
     from licli.models.foreign import ForeignSpec
-    from licli.models.sources import ModelSource, import_model
+    from licli.sources import ModelSource, import_model
 
     definition = inputs / f"{name}-src.py"
     definition.write_text(BENIGN)
@@ -357,11 +357,11 @@ def test_run_folders_are_exclusive_across_processes(tmp_path):
 
 
 def test_batch_norm_refuses_a_batch_of_one_and_mlp_trains_on_it():
-    from licli.config import TrainConfig
+    from licli.training.config import TrainConfig
     from licli.data import load_dataset
     from licli.data.core import Split
     from licli.errors import LicliError
-    from licli.training import check_batch_size, fit
+    from licli.training.loop import check_batch_size, fit
 
     with pytest.raises(LicliError, match="batch of one image, which this model's batch normalisation cannot"):
         check_batch_size(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)), 1, 100)

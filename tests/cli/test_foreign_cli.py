@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from licli.cli import app
 from licli.data import load_dataset
 from licli.models.foreign import ForeignSpec
-from licli.models.sources import ModelSource, load_models
+from licli.sources import ModelSource, load_models
 from licli.runtime import sha256_file
 
 TINY = Path(__file__).parents[1] / "models" / "assets" / "tiny_net.py"

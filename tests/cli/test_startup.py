@@ -70,11 +70,12 @@ def test_listing_then_running_a_command(runner):
 def test_choices_equal_the_registries():
     from licli.data import DATASETS
     from licli.evaluations import TRACKERS
-    from licli.mechanisms import MECHANISMS, REGULARIZERS
-    from licli.mechanisms.enhancement import ENHANCEMENTS
+    from licli.mechanisms import MECHANISMS
+    from licli.objectives import REGULARIZERS
+    from licli.objectives.enhancement import ENHANCEMENTS
     from licli.models import MODELS
     from licli.runtime import PRECISIONS
-    from licli.training import OPTIMIZERS
+    from licli.training.optimizers import OPTIMIZERS
 
     assert MODEL_NAMES == tuple(MODELS)
     assert DATASET_NAMES == tuple(DATASETS)
@@ -89,7 +90,7 @@ def test_choices_equal_the_registries():
 def test_train_help_shows_choices_and_defaults(runner):
     from dataclasses import fields
 
-    from licli.config import TrainConfig
+    from licli.training.config import TrainConfig
 
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0

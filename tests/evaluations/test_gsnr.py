@@ -79,8 +79,8 @@ def test_bad_config():
 
 
 def test_tracking_does_not_change_training():
-    from licli.config import TrainConfig
-    from licli.training import fit
+    from licli.training.config import TrainConfig
+    from licli.training.loop import fit
 
     config = TrainConfig(model="mlp", dataset="mnist-mini", epochs=2, batch_size=16,
                          model_options={"hidden": 8})

@@ -15,10 +15,11 @@ from licli.errors import LicliError
 from licli.evaluations.oracle import (CONTROL, CONTROL_THRESHOLDS, CURVE_COLUMNS, METHODS, Method, OracleConfig, OracleReport, ablate_architecture,
                                       paper_table, run_benchmark, summarise, table_1_1, train_method,
                                       validate_protocol, verdict)
-from licli.mechanisms import MECHANISMS, REGULARIZERS
+from licli.mechanisms import MECHANISMS
+from licli.objectives import REGULARIZERS
 from licli.models import ModelSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS
-from licli.training import model_spec_for, objective_for
+from licli.training.loop import model_spec_for, objective_for
 
 CPU = torch.device("cpu")
 

@@ -11,7 +11,7 @@ from tests.conftest import tiny_dataset
 from licli.errors import LicliError
 from licli.evaluations import pruning
 from licli.models import ModelSpec, build_model
-from licli.training import evaluate
+from licli.training.loop import evaluate
 
 DATA = tiny_dataset(n_test=40)
 CPU = torch.device("cpu")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from scipy import optimize, stats
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import load_dataset
 from licli.errors import LicliError
 from licli.evaluations import verdict as V
@@ -22,7 +22,7 @@ from licli.evaluations.verdict import (DEGENERATE, INCONCLUSIVE, LESS, MASKED, M
                                        holm, images_needed, seeds_needed, sign_test, t_interval, tango_interval,
                                        verdict)
 from licli.statistics import mcnemar_exact
-from licli.training import train
+from licli.training.loop import train
 from tests.attacks.toy_models import QuantisedInput
 from tests.cli.test_attack import _trained_mlp
 

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.errors import LicliError
-from licli.evaluations.saliency.li_map import LI_MAP_RESPONSES, li_importance
-from licli.mechanisms.enhancement import SCORES, LIBlur, inhibition_mask
+from licli.saliency.li_map import LI_MAP_RESPONSES, li_importance
+from licli.objectives.enhancement import SCORES, LIBlur, inhibition_mask
 from licli.models.slots import Slot
-from licli.training import cross_entropy, objective_for, with_enhancement
+from licli.training.loop import cross_entropy, objective_for, with_enhancement
 
 
 def model():

@@ -7,10 +7,11 @@ import torch
 
 from licli.checkpoints import load_checkpoint, save_checkpoint
 from licli.cli import app
-from licli.config import TrainConfig
-from licli.mechanisms import MECHANISMS, REGULARIZERS
+from licli.training.config import TrainConfig
+from licli.mechanisms import MECHANISMS
+from licli.objectives import REGULARIZERS
 from licli.models import build_model
-from licli.training import evaluate, fit, model_spec_for, train
+from licli.training.loop import evaluate, fit, model_spec_for, train
 
 # Where each mechanism goes in the test model and with which parameters (default: "hidden", {}).
 PLACEMENT = {

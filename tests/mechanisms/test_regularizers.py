@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.errors import LicliError
-from licli.mechanisms import REGULARIZERS
-from licli.mechanisms.regularizers import IRM, MMA, VREx, Fishr, SpectralDecoupling, environment_of
+from licli.objectives import REGULARIZERS
+from licli.objectives.regularizers import IRM, MMA, VREx, Fishr, SpectralDecoupling, environment_of
 
 
 def _case(n: int = 12):

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from licli.checkpoints import compact_keys, load_checkpoint
 from licli.errors import LicliError
 from licli.models.foreign import ForeignSpec, build_foreign, import_definition
-from licli.models.sources import ModelSource, import_model, load_model, load_models
+from licli.sources import ModelSource, import_model, load_model, load_models
 
 TINY = Path(__file__).parent / "assets" / "tiny_net.py"
 CPU = torch.device("cpu")

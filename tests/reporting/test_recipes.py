@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from licli.config import TrainConfig, load_toml, resolve
+from licli.config import load_toml, resolve
+from licli.training.config import TrainConfig
 from licli.reproduction import (CONFIGS_DIR, Measurement, PaperNumber, Recipe, RecipeInterrupted, Runner, Step,
                                 claim_checks, load_recipe, paper_comparison, recipe_names, run_recipe)
 
@@ -220,7 +221,7 @@ def _built_models(monkeypatch, tmp_path) -> dict[tuple[str, str, str], str]:
     from licli.models import build_model
     from licli.contract import model_label
     from licli.reproduction import step_argv
-    from licli.training import model_spec_for
+    from licli.training.loop import model_spec_for
 
     built: dict[tuple[str, str, str], str] = {}
 
@@ -237,7 +238,7 @@ def _built_models(monkeypatch, tmp_path) -> dict[tuple[str, str, str], str]:
         raise _Built
 
     monkeypatch.setattr("licli.data.load_dataset", blank)  # the train command imports both when it runs
-    monkeypatch.setattr("licli.training.fit", build)
+    monkeypatch.setattr("licli.training.loop.fit", build)
     for init in ("kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_"):
         # shapes are what is tested: zeros instead of random draws make full-size VGG-16 cheap to build
         monkeypatch.setattr(torch.nn.init, init, lambda tensor, *args, **kwargs: tensor.detach().zero_())

@@ -211,7 +211,7 @@ def test_local_slots_pin_one_gpu_each_or_hide_gpus_for_cpu_workers():
 
 def test_an_interrupted_train_with_a_saved_state_resumes_instead_of_starting_over(tmp_path):
     from licli.sweep.executors import resumable
-    from licli.training import STATE_META
+    from licli.training.loop import STATE_META
 
     plan = _plan(tmp_path)
     train, attack = plan.tasks[0], plan.tasks[1]

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from licli.mechanisms.enhancement import blur_outside
+from licli.objectives.enhancement import blur_outside
 
 
 def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:

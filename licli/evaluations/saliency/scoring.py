@@ -16,10 +16,11 @@ import torch
 from torch import nn
 
 from licli.errors import LicliError
-from licli.evaluations.saliency.layers import default_layers, resolve_layers
-from licli.evaluations.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES, LOG_PADDINGS
+from licli.saliency.layers import default_layers, resolve_layers
+from licli.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES, LOG_PADDINGS
 from licli.evaluations.saliency.localization import BOX_CONVENTION, BOX_RULES, box_iou, saliency_boxes
 from licli.registry import pick
+from licli.saliency import BACKENDS, LAST_LAYER_ONLY
 
 TARGETS = ("label", "pred")
 
@@ -42,8 +43,6 @@ class SaliencySettings:
     box_convention: str = BOX_CONVENTION
 
     def __post_init__(self) -> None:
-        from licli.evaluations.saliency import BACKENDS
-
         registry = pick(BACKENDS, self.backend, "saliency backend")
         for method in self.methods:
             pick(registry, method, "saliency method")
@@ -76,8 +75,6 @@ def image_list_sha256(dataset: str, split: str, indices: torch.Tensor, ids: Sequ
 
 def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_shape: tuple[int, int, int]):
     """The method ``name`` of ``settings.backend`` bound to ``model`` and its layers."""
-    from licli.evaluations.saliency import BACKENDS, LAST_LAYER_ONLY
-
     factory = pick(pick(BACKENDS, settings.backend, "saliency backend"), name, "saliency method")
     names = list(settings.layers) or default_layers(model, image_shape, last_only=LAST_LAYER_ONLY[name])
     layers = resolve_layers(model, names)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from licli.evaluations.saliency import BACKENDS, SALIENCY_METHODS
-from licli.evaluations.saliency.layers import capture, resolve_layers
+from licli.saliency import BACKENDS, SALIENCY_METHODS
+from licli.saliency.layers import capture, resolve_layers
 
 LIBRARY_METHODS = [name for name, factory in BACKENDS["pytorch-grad-cam"].items()
                    if factory is not SALIENCY_METHODS[name]]

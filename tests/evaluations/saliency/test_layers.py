@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from licli.errors import LicliError
-from licli.evaluations.saliency.layers import default_layers, resolve_layers
+from licli.saliency.layers import default_layers, resolve_layers
 from licli.evaluations.saliency.scoring import SaliencySettings, build_method, check_label_space
 from licli.models.foreign import ForeignSpec, build_foreign
 

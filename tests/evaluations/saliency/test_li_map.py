@@ -6,7 +6,7 @@ import torch
 from scipy.ndimage import gaussian_laplace
 from torch import nn
 
-from licli.evaluations.saliency.li_map import LI_MAP_RESPONSES, LIMap, kernel_size_for
+from licli.saliency.li_map import LI_MAP_RESPONSES, LIMap, kernel_size_for
 from licli.mechanisms.log_kernel import log_kernel
 from licli.models.slots import Slot
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from licli.evaluations.saliency import GradCAM
-from licli.evaluations.saliency.layers import resolve_layers
+from licli.saliency import GradCAM
+from licli.saliency.layers import resolve_layers
 from licli.evaluations.saliency.sanity import cascading_randomization, randomizable_layers
 
 

@@ -4,7 +4,7 @@ For every chosen activation layer A^l: D^l = ‖∂P/∂A^l‖₂ over the chann
 K = 1, eq. 13), δ^l = LoG_{σ,s}(D^l) (eq. 18, the shared kernel of ``licli.mechanisms.log_kernel``:
 negative at the centre, like eq. 2 and scipy), resized bilinearly to the input size (eq. 19,
 Algorithm 2's "linear interpolation"), and F = Σ_l δ^l (eq. 20). ``li_importance`` is the one
-implementation; LI data enhancement (``licli.mechanisms.enhancement``) calls it with the loss as P.
+implementation; LI data enhancement (``licli.objectives.enhancement``) calls it with the loss as P.
 
 How F is read as a saliency map is ambiguous in the paper, so it is a choice (``response``):
 
@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from licli.errors import LicliError
-from licli.evaluations.saliency.cam import resize_maps
-from licli.evaluations.saliency.layers import class_scores, forward_with_activations
+from licli.saliency.cam import resize_maps
+from licli.saliency.layers import class_scores, forward_with_activations
 from licli.mechanisms.log_kernel import log_filter, suggested_size, warn_if_no_centre_surround
 from licli.registry import pick
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from licli.evaluations.saliency.cam import CAMMethod
+from licli.saliency.cam import CAMMethod
 
 
 def gradcam_weights(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:

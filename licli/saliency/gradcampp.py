@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from licli.evaluations.saliency.cam import CAMMethod
+from licli.saliency.cam import CAMMethod
 
 EPSILON = 1e-6
 

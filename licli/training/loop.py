@@ -28,17 +28,17 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save
 from torch import nn
 
-from licli.config import TrainConfig
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from licli.models import ModelSpec
 from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
-from licli.registry import pick
-from licli.io import atomic_write_bytes, atomic_write_json
 from licli.hooks import Objective, Progress, StepContext
+from licli.io import atomic_write_bytes, atomic_write_json
+from licli.models import MechanismSpec, ModelSpec, build_model
+from licli.objectives import REGULARIZERS
+from licli.objectives.enhancement import enhanced_objective
+from licli.registry import pick
 from licli.runtime import autocast, cuda_rng_state, precision_scope, restore_cuda_rng_state
+from licli.training.config import TrainConfig
+from licli.training.optimizers import OPTIMIZERS
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_META = "training_state.json"
@@ -49,20 +49,6 @@ def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Empirical risk minimisation (ERM): mean cross-entropy."""
     logits = model(x)
     return F.cross_entropy(logits, y), logits
-
-
-def fusable(params: list[torch.nn.Parameter]) -> bool:
-    """Whether torch's fused (single-kernel) optimizer step applies: floating parameters on CPU or CUDA.
-    It computes the same update as the default loop, several times faster on large layers (Adam on the
-    15.7 M-weight Oracle-MNIST layer: 12 ms instead of 86 ms per step on 2 CPU cores)."""
-    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
-
-
-OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter], TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
-                                             fused=fusable(params)),
-    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fusable(params)),
-}
 
 
 def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -351,9 +337,7 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
     return pd.DataFrame(history)
 
 
-def model_spec_for(config: TrainConfig, data: Dataset) -> "ModelSpec":
-    from licli.models import MechanismSpec, ModelSpec
-
+def model_spec_for(config: TrainConfig, data: Dataset) -> ModelSpec:
     return ModelSpec(name=config.model, num_classes=data.num_classes, in_channels=data.in_channels,
                      image_size=data.image_size, options=dict(config.model_options),
                      mechanisms={slot: MechanismSpec.from_dict(spec) for slot, spec in config.mechanisms.items()})
@@ -363,8 +347,6 @@ def objective_for(config: TrainConfig) -> Objective:
     """Cross-entropy, or the regularized objective named by ``config.regularizer``."""
     if config.regularizer is None:
         return cross_entropy
-    from licli.mechanisms import REGULARIZERS
-
     factory = pick(REGULARIZERS, config.regularizer, "regularizer")
     try:
         return factory(**config.regularizer_params)
@@ -377,8 +359,6 @@ def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
     """``objective`` wrapped by the data enhancement ``config.enhance`` names (it changes the batch), if any."""
     if config.enhance is None:
         return objective
-    from licli.mechanisms.enhancement import enhanced_objective
-
     return enhanced_objective(objective, config.enhance, {"seed": config.seed, **config.enhance_params})
 
 
@@ -393,10 +373,8 @@ def check_batch_size(model: nn.Module, batch_size: int, n_train: int) -> None:
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,
         resume: bool = False, progress: Progress | None = None, observers: Sequence[object] = (),
-        schedule: StateSchedule = StateSchedule()) -> tuple[nn.Module, "ModelSpec", pd.DataFrame]:
+        schedule: StateSchedule = StateSchedule()) -> tuple[nn.Module, ModelSpec, pd.DataFrame]:
     """Build the model ``config`` names (seeded), train it on ``data``; return model, spec and history."""
-    from licli.models import build_model
-
     spec = model_spec_for(config, data)
     torch.manual_seed(config.seed)
     model = build_model(spec)

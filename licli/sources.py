@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from licli.checkpoints import (Checkpoint, check_finite, checkpoint_paths, definition_path, load_checkpoint,
+                               load_strict, save_checkpoint)
 from licli.errors import CheckFailed, LicliError
+from licli.io import atomic_write_bytes, missing_folders, remove_empty_folders
 from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
 from licli.registry import pick
 from licli.runtime import sha256_file
 
 if TYPE_CHECKING:
-    from licli.checkpoints import Checkpoint
     from licli.data import Dataset
 
 
@@ -83,8 +85,6 @@ class LoadedModel:
 
 
 def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
-    from licli.checkpoints import load_checkpoint
-
     model, checkpoint = load_checkpoint(source.checkpoint, device, trust_definition=source.trust_definition)
     label = Path(checkpoint.weights).parent.name if checkpoint.weights.name == "model.safetensors" \
         else checkpoint.weights.stem
@@ -100,8 +100,6 @@ def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
 
 
 def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
-    from licli.checkpoints import check_finite, load_strict
-
     spec = source.foreign
     model = build_foreign(spec)
     files: dict[str, str] = {}
@@ -177,9 +175,6 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     metadata records the files it came from. The written checkpoint is reloaded and must give exactly
     the same outputs on a probe batch, else ``CheckFailed``. A failure leaves no file behind.
     """
-    from licli.checkpoints import checkpoint_paths, definition_path, load_checkpoint, save_checkpoint
-    from licli.io import atomic_write_bytes, missing_folders, remove_empty_folders
-
     if source.foreign is None:
         raise LicliError("licli import converts a foreign model", "pass --model-def FILE.py:NAME (or --model torchvision:NAME)")
     spec = source.foreign

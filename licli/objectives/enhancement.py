@@ -33,6 +33,8 @@ from torchvision.transforms.functional import gaussian_blur
 
 from licli.errors import LicliError
 from licli.registry import pick
+from licli.saliency.layers import default_layers, resolve_layers
+from licli.saliency.li_map import LI_MAP_RESPONSES, kernel_size_for, li_importance
 
 SCORES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "loss": lambda logits, y: F.cross_entropy(logits, y, reduction="none"),
@@ -59,8 +61,6 @@ class LIBlur:
     def __init__(self, objective: Callable, *, layers: Sequence[str] = (), quantile: float = 0.5, ratio: float = 0.5,
                  sigma: float = 2.0, size: int | None = None, blur_sigma: float = 2.0, response: str = "abs",
                  score: str = "loss", seed: int = 0) -> None:
-        from licli.evaluations.saliency.li_map import LI_MAP_RESPONSES, kernel_size_for
-
         if not 0 <= quantile < 1:
             raise LicliError(f"--enhance-quantile must be in [0, 1) (got {quantile})", "pass e.g. 0.5")
         if not 0 <= ratio <= 1:
@@ -81,8 +81,6 @@ class LIBlur:
         self._layers: list[nn.Module] | None = None
 
     def layers(self, model: nn.Module, x: torch.Tensor) -> list[nn.Module]:
-        from licli.evaluations.saliency.layers import default_layers, resolve_layers
-
         if self._layers is None:
             names = self.layer_names or default_layers(model, tuple(x.shape[1:]), last_only=False)
             self._layers = resolve_layers(model, names)
@@ -90,8 +88,6 @@ class LIBlur:
 
     def enhance(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The enhanced batch and the indices of the images that were blurred."""
-        from licli.evaluations.saliency.li_map import li_importance
-
         chosen = torch.randperm(x.shape[0], generator=self.generator)[:round(self.ratio * x.shape[0])].to(x.device)
         if chosen.numel() == 0:
             return x, chosen

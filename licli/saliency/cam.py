@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from licli.evaluations.saliency.layers import class_scores, forward_with_activations
+from licli.saliency.layers import class_scores, forward_with_activations
 
 ChannelWeights = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(activations, gradients)`` of shape (N, C, h, w) → channel weights (N, C)."""
