@@ -5,8 +5,19 @@ the decisions are the plain model's, only what the attacks see of the gradients 
 """
 
 import torch
+from torch import nn
 
-from tiny_net import TinyNet  # noqa: F401 - also importable from this file
+
+class TinyNet(nn.Module):
+    """The plain model (tests/models/assets/tiny_net.py's, repeated: a definition file stands alone)."""
+
+    def __init__(self, hidden: int = 16, num_classes: int = 10, in_features: int = 28 * 28) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU())
+        self.fc = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.body(x))
 
 
 class SoftmaxOutput(TinyNet):
@@ -53,3 +64,11 @@ class ShatteredGradient(TinyNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(_Reverse.apply(x))
+
+
+class SaturatedSoftmax(TinyNet):
+    """Probabilities of 20× sharpened logits, × 10: float32 rounds most of them to exactly 0 or 1, so the
+    input gradient vanishes exactly (the masking a softmax output causes on a confident model)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 10 * (20 * super().forward(x)).softmax(-1)
