@@ -10,6 +10,7 @@ import typer
 from licli.cli.app import app
 from licli.errors import LicliError
 from licli.reporting import baseline as baselines
+from licli.reporting.adapters import read_verdict
 from licli.reporting.compare import aggregate, degenerate_models, metric_tables
 from licli.reporting.console import notice, stdout
 from licli.reporting.discovery import Discovery, RunFilter, discover
@@ -58,6 +59,9 @@ def _outputs(out: Path | None, html: Path | None, markdown: Path | None, csv: Pa
 
 def _print(discovery: Discovery, aggregated: pd.DataFrame, diff: pd.DataFrame | None) -> None:
     console = stdout()
+    for run in discovery.runs:
+        if run.command == "verdict":
+            console.print(f"verdict · {run.name}: {read_verdict(run.path)['verdict']}", highlight=False)
     for metric, table in metric_tables(aggregated).items():
         console.print(frame_table(table, title=f"{metric} ({table.attrs['direction']} is better)"))
     for model in sorted(degenerate_models(aggregated)):
@@ -81,7 +85,7 @@ def run_report(paths: list[Path], run_filter: RunFilter, *, out: Path | None = N
     for skipped in discovery.skipped:
         notice(skipped.notice())
     aggregated = aggregate(discovery.metrics())
-    if aggregated.empty:
+    if aggregated.empty and not any(run.command == "verdict" for run in discovery.runs):
         raise LicliError(f"no finished runs with metrics under {', '.join(str(p) for p in paths or ['reports'])}",
                          "run an evaluation first, or check the paths and filters")
     diff = baselines.compare(aggregated, reference, default_tolerance, per_metric) if reference else None

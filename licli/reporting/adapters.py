@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import json
+
 import pandas as pd
 
 from licli.errors import LicliError
@@ -69,10 +71,37 @@ def evaluate_accuracy_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+VERDICT_FILE = "verdict.json"
+VERDICT_KEYS = ("decision", "verdict", "evidence", "scale", "comparisons")
+
+
+def read_verdict(folder: Path) -> dict[str, Any]:
+    """``licli verdict``'s ``verdict.json`` (LicliError naming the problem when missing or malformed)."""
+    path = folder / VERDICT_FILE
+    if not path.exists():
+        raise LicliError(f"{VERDICT_FILE} is missing", "rerun licli verdict (the run folder is incomplete)")
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LicliError(f"{VERDICT_FILE} is not valid JSON ({error})", "rerun licli verdict") from None
+    missing = [key for key in VERDICT_KEYS if not isinstance(document, dict) or key not in document]
+    if missing:
+        raise LicliError(f"{VERDICT_FILE} lacks {', '.join(missing)}", "rerun licli verdict")
+    return document
+
+
+def verdict_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+    """``licli verdict``: no metric rows (its numbers are a comparison, shown as a report section of its
+    own by ``licli.reporting.document.verdict_section``); checks that ``verdict.json`` is readable."""
+    read_verdict(folder)
+    return pd.DataFrame(columns=["model", "metric", "setting", "value"])
+
+
 ADAPTERS: dict[str, Adapter] = {
     "train": train_rows,
     "evaluate-accuracy": evaluate_accuracy_rows,
+    "verdict": verdict_rows,
 }
 
-RESULT_FILES = frozenset({"summary.csv", "metrics.csv", "accuracy.csv"})
+RESULT_FILES = frozenset({"summary.csv", "metrics.csv", "accuracy.csv", VERDICT_FILE})
 """Files whose presence marks a folder as a run's (so a folder holding them without a manifest is reported)."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from licli.reporting.adapters import read_verdict
 from licli.reporting.compare import metric_tables
-from licli.reporting.discovery import Discovery
+from licli.reporting.discovery import Discovery, Run
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Section:
     note: str = ""
     plots: list[Plot] = field(default_factory=list)
     """Plots of the runs whose main metric this section shows (drawn beside the table)."""
+    lines: tuple[str, ...] = ()
+    """Bullet points shown above the table (a verdict's evidence)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,32 @@ def main_metric(run) -> str | None:
     return str(counts.idxmax()) if len(counts) else None
 
 
+def _percent(value: object, sign: bool = True) -> str:
+    number = float(value) if value is not None else math.nan
+    return "—" if math.isnan(number) else f"{number:+.1%}" if sign else f"{number:.1%}"
+
+
+def verdict_section(run: Run) -> Section:
+    """A ``licli verdict`` run: the decision in the title, its scale as the note, the evidence lines that
+    decided it, and the mechanism-vs-baseline comparison per ε as the table (docs/verdict.md)."""
+    document = read_verdict(run.path)
+    scale = document["scale"]
+    rows = [{"eps": f"{row['eps']:g}", "robust accuracy mechanism − baseline": _percent(row["effect"]),
+             "interval (images)": f"[{_percent(row['image_low'])}, {_percent(row['image_high'])}]",
+             "interval (seeds)": f"[{_percent(row['seed_low'])}, {_percent(row['seed_high'])}]",
+             "only mechanism robust": row["only_mechanism"], "only baseline robust": row["only_baseline"],
+             "p": f"{row['p_value']:.3g}", "Holm p": f"{row['p_holm']:.3g}"}
+            for row in document["comparisons"]]
+    note = scale["text"] if isinstance(scale, dict) and "text" in scale else str(scale)
+    return Section(f"verdict · {run.name}: {str(document['verdict']).upper()}", pd.DataFrame(rows), note,
+                   lines=tuple(str(line) for line in document["evidence"]))
+
+
 def build_report(discovery: Discovery, aggregated: pd.DataFrame, *, title: str = "licli report",
                  extra: list[Section] | None = None) -> Report:
-    """Sections: one per metric (models × settings, accuracies and rates in %) with the plots of the runs
-    whose main metric it is, the runs read, then ``extra`` (e.g. a baseline diff); other plots at the end."""
+    """Sections: the verdict of each ``licli verdict`` run first, one per metric (models × settings,
+    accuracies and rates in %) with the plots of the runs whose main metric it is, the runs read, then
+    ``extra`` (e.g. a baseline diff); other plots at the end."""
     fraction = aggregated["metric"].map(is_fraction).astype(bool)
     shown = aggregated.assign(mean=aggregated["mean"].where(~fraction, aggregated["mean"] * 100),
                               std=aggregated["std"].where(~fraction, aggregated["std"] * 100))
@@ -57,7 +83,8 @@ def build_report(discovery: Discovery, aggregated: pd.DataFrame, *, title: str =
     for run, image in discovery.images():
         plots.setdefault(main_metric(run), []).append(Plot(f"{run.command} · {run.name} · {image.name}", image))
     tables = metric_tables(shown)
-    sections = [Section(metric, table, f"{table.attrs['direction']} is better; mean ± std over seeds"
+    sections = [verdict_section(run) for run in discovery.runs if run.command == "verdict"]
+    sections += [Section(metric, table, f"{table.attrs['direction']} is better; mean ± std over seeds"
                         + ("; in %" if is_fraction(metric) else ""), plots.pop(metric, []))
                 for metric, table in tables.items()]
     runs = pd.DataFrame([{"command": r.command, "name": r.name, "seed": r.seed, "rows": len(r.metrics),
@@ -96,6 +123,8 @@ def render_markdown(report: Report, relative_to: Path | None = None) -> str:
         lines += [f"## {section.title}", ""]
         if section.note:
             lines += [f"_{section.note}_", ""]
+        if section.lines:
+            lines += [f"- {line}" for line in section.lines] + [""]
         lines += [_markdown_table(section.table), ""]
         for plot in section.plots:
             lines += image(plot)

@@ -26,6 +26,7 @@ figure { display: inline-block; margin: .5rem 1rem; vertical-align: top; }
 figure img { max-width: 36rem; border: 1px solid #ddd; }
 figcaption { font-size: .85rem; color: #444; }
 .notices li { color: #a33; }
+.evidence li { margin: .2rem 0; }
 """
 
 
@@ -49,6 +50,9 @@ def render_html(report: Report) -> str:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.note:
             parts.append(f'<p class="note">{html.escape(section.note)}</p>')
+        if section.lines:
+            parts.append('<ul class="evidence">' + "".join(f"<li>{html.escape(line)}</li>" for line in section.lines)
+                         + "</ul>")
         parts.append('<div class="section"><div class="scroll">'
                      + section.table.to_html(index=False, escape=True, na_rep="—", border=0) + "</div>"
                      + "".join(_figure(plot) for plot in section.plots) + "</div>")
