@@ -38,7 +38,8 @@ from licli.data.core import unit_float
 from licli.errors import LicliError
 from licli.registry import pick
 from licli.reporting.files import atomic_write_bytes, atomic_write_json
-from licli.runtime import autocast, cuda_rng_state, precision_scope, restore_cuda_rng_state
+from licli.runtime import (autocast, cuda_rng_state, in_memory_format, precision_scope, restore_cuda_rng_state,
+                           to_device_async)
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_META = "training_state.json"
@@ -92,14 +93,6 @@ class Progress(Protocol):
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
     def advance(self) -> None: ...
     def end_epoch(self, row: dict[str, Any]) -> None: ...
-
-
-def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``tensor`` (CPU) on ``device`` without a host sync: a CUDA copy goes from pinned memory, non-blocking
-    (a copy from pageable memory waits for the stream)."""
-    if device.type == "cuda":
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True)
 
 
 def random_crop_flip(padding: int = 4) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
@@ -320,7 +313,7 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
            observers: Sequence[object], schedule: StateSchedule, writer: StateWriter) -> pd.DataFrame:
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model.to(device)
+    in_memory_format(model.to(device), device)
     optimizer = pick(OPTIMIZERS, config.optimizer, "optimizer")(list(model.parameters()), config)
     train_split, test_split = data.train.to(device), data.test.to(device)
     augment = random_crop_flip() if config.augment else None
