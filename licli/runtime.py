@@ -128,7 +128,8 @@ CHANNELS_LAST_VARIABLE = "LICLI_CHANNELS_LAST"
 
 def channels_last_for(device: torch.device) -> bool:
     """Whether models run in the channels_last memory format on ``device``: on CUDA (cuDNN's NHWC
-    convolutions), not on a CPU, where it was measured slower (docs/performance.md); the environment
+    convolutions), not on a CPU by default, so that CPU results stay bit-identical to earlier runs and to
+    the regression baselines (on a CPU it was measured no slower: docs/performance.md); the environment
     variable ``LICLI_CHANNELS_LAST=1``/``0`` forces it on or off."""
     setting = os.environ.get(CHANNELS_LAST_VARIABLE, "").strip()
     if setting not in ("", "0", "1"):
