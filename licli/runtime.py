@@ -115,6 +115,45 @@ def check_seed(seed: int) -> int:
     return seed
 
 
+def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` (CPU) on ``device`` without a host sync: a CUDA copy goes from pinned memory, non-blocking
+    (a copy from pageable memory waits for the stream)."""
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
+CHANNELS_LAST_VARIABLE = "LICLI_CHANNELS_LAST"
+
+
+def channels_last_for(device: torch.device) -> bool:
+    """Whether models run in the channels_last memory format on ``device``: on CUDA (cuDNN's NHWC
+    convolutions), not on a CPU by default, so that CPU results stay bit-identical to earlier runs and to
+    the regression baselines (on a CPU it was measured no slower: docs/performance.md); the environment
+    variable ``LICLI_CHANNELS_LAST=1``/``0`` forces it on or off."""
+    setting = os.environ.get(CHANNELS_LAST_VARIABLE, "").strip()
+    if setting not in ("", "0", "1"):
+        raise LicliError(f"{CHANNELS_LAST_VARIABLE}={setting!r} is neither 0 nor 1",
+                         f"set {CHANNELS_LAST_VARIABLE}=1 (channels_last), 0 (contiguous) or leave it unset")
+    return setting == "1" if setting else device.type == "cuda"
+
+
+def memory_format_name(device: torch.device) -> str:
+    """``channels_last`` or ``contiguous`` (the manifest's ``memory_format``)."""
+    return "channels_last" if channels_last_for(device) else "contiguous"
+
+
+def in_memory_format(model: T, device: torch.device) -> T:
+    """``model`` (an ``nn.Module`` already on ``device``) with its 4-D parameters and buffers in
+    channels_last where ``channels_last_for(device)``; convolutions then keep their activations in it.
+    Other tensors (linear layers, mechanisms) are left as they are."""
+    import torch
+
+    if channels_last_for(device):
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 def use_device(device: torch.device) -> None:
     """Make ``device`` the current CUDA device (no-op on CPU): libraries that seed or allocate on "the"
     GPU (pyautoattack reseeds the current device, ``fork_rng`` restores it, ``torch.cuda.*`` defaults to
@@ -380,6 +419,7 @@ def base_manifest(command: str, config: Any, device: torch.device, seed: int | N
         "device": device_info(device),
         "numerics": numerics(),
         "cpu_allocator": CPU_ALLOCATOR,
+        "memory_format": memory_format_name(device),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "started_unix": time.time(),
     }

@@ -24,7 +24,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.io import atomic_write_bytes, missing_folders, remove_empty_folders
 from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
 from licli.registry import pick
-from licli.runtime import sha256_file
+from licli.runtime import in_memory_format, sha256_file
 
 if TYPE_CHECKING:
     from licli.data import Dataset
@@ -132,6 +132,8 @@ def load_model(source: ModelSource, device: torch.device) -> LoadedModel:
 def load_models(sources: list[ModelSource], device: torch.device) -> list[LoadedModel]:
     """Load several models; labels are made unique by suffixing ``#2``, ``#3`` …"""
     loaded = [load_model(source, device) for source in sources]
+    for item in loaded:
+        in_memory_format(item.model, device)
     seen: dict[str, int] = {}
     for item in loaded:
         seen[item.label] = seen.get(item.label, 0) + 1

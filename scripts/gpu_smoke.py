@@ -8,8 +8,8 @@ Each step is a subprocess with a timeout; a failure or timeout is recorded and t
 what it measured); ``OUT/<step>.log`` its output; ``OUT/<step>.json`` the numbers of the probes.
 Steps: device resolution; VGG-16 + NormOut training with augmentation (2 CIFAR-10 epochs, states
 saved every epoch, bf16); every attack with the masking checks (--batch-size auto); Fisher-Rao, GSNR,
-Hessian trace and pruning; each mechanism's training path; host syncs per step; resume equality under
---deterministic; CPU-vs-device parity; peak memory; throughput of licli's loop against bare fp32 and
+Hessian trace (--batch-size auto) and pruning; each mechanism's training path; host syncs per step; resume equality under
+--deterministic; CPU-vs-device parity (each in its default memory format: channels_last on CUDA); peak memory; throughput of licli's loop against bare fp32 and
 bf16 loops. Exit status 0 when every step passed, 1 otherwise.
 """
 
@@ -87,10 +87,12 @@ def steps(args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, list[str], 
         ("attack", licli("attack", *checkpoint, "--attacks", sizes.attacks, "--n", str(sizes.attack_n), "--steps",
                          str(sizes.attack_steps), "--n-queries", str(sizes.n_queries), "--masking-check",
                          "--batch-size", "auto", "--name", "smoke", *run), 150),
-        ("fisher-rao", licli("evaluate", "fisher-rao", *checkpoint, "--n", str(sizes.evaluation_n), *run), 45),
-        ("gsnr", licli("evaluate", "gsnr", *checkpoint, "--n", str(sizes.evaluation_n), *run), 45),
+        ("fisher-rao", licli("evaluate", "fisher-rao", *checkpoint, "--n", str(sizes.evaluation_n),
+                                  "--batch-size", "auto", *run), 45),
+        ("gsnr", licli("evaluate", "gsnr", *checkpoint, "--n", str(sizes.evaluation_n),
+                                  "--batch-size", "auto", *run), 45),
         ("hessian-trace", licli("evaluate", "hessian-trace", *checkpoint, "--n", str(sizes.evaluation_n), "--samples",
-                                "4", *run), 45),
+                                "4", "--batch-size", "auto", *run), 45),
         ("prune", licli("evaluate", "prune", *checkpoint, "--levels", "0,0.5,0.9", *run), 45),
     ]
     for mechanism, slot in MECHANISM_SLOTS.items():
@@ -175,10 +177,10 @@ def _config(sizes: Sizes, **changes: Any):
 
 
 def probe_device(device, sizes: Sizes) -> dict[str, Any]:
-    from licli.runtime import device_info, numerics, package_versions
+    from licli.runtime import device_info, memory_format_name, numerics, package_versions
 
     return {"resolved": str(device), "info": device_info(device), "numerics": numerics(),
-            "versions": package_versions()}
+            "memory_format": memory_format_name(device), "versions": package_versions()}
 
 
 def probe_syncs(device, sizes: Sizes) -> dict[str, Any]:
@@ -250,12 +252,13 @@ def probe_resume(device, sizes: Sizes) -> dict[str, Any]:
 
 
 def probe_parity(device, sizes: Sizes) -> dict[str, Any]:
-    """The same seeded model and batch on the CPU and on ``device`` at fp32 (TF32 off): logits and one
-    step's gradients, largest absolute and relative differences."""
+    """The same seeded model and batch on the CPU and on ``device`` at fp32 (TF32 off), each in its default
+    memory format (channels_last on CUDA): logits and one step's gradients, largest absolute differences."""
     import torch
     import torch.nn.functional as F
 
     from licli.models import build_model
+    from licli.runtime import in_memory_format
     from licli.training.loop import model_spec_for
 
     data = _data(sizes, sizes.batch_size)
@@ -264,7 +267,7 @@ def probe_parity(device, sizes: Sizes) -> dict[str, Any]:
     outputs = {}
     for where in (torch.device("cpu"), device):
         torch.manual_seed(0)
-        model = build_model(model_spec_for(config, data)).to(where).eval()
+        model = in_memory_format(build_model(model_spec_for(config, data)).to(where), where).eval()
         logits = model(x.to(where))
         F.cross_entropy(logits, y.to(where)).backward()
         outputs[str(where)] = (logits.detach().cpu(), torch.cat([p.grad.flatten().cpu() for p in model.parameters()]))

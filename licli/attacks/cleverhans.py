@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from licli.attacks.keyed import ImageKeys
 from licli.attacks.threat import Threat
 from licli.errors import LicliError
 
@@ -39,12 +40,14 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, 
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, seed: int, steps: int = 10,
-        step_size: float = 3 / 255, random_start: bool = True) -> torch.Tensor:
+        step_size: float = 3 / 255, random_start: bool = True, image_keys: ImageKeys | None = None) -> torch.Tensor:
     """Projected gradient descent (Madry et al.): ``steps`` steps of ``min(step_size, ε)``.
 
     Paper defaults (Table 3.4): 10 steps of 3/255 at ε = 8/255. ``random_start`` is cleverhans's
     default (uniform start in the ε-box); the paper does not say, so it is a flag. The random start
-    draws from torch's global RNG, which the runner seeds with ``seed`` inside ``fork_rng``.
+    draws from torch's global RNG, which the runner seeds with ``seed`` inside ``fork_rng``: one draw per
+    batch, so unlike the native loop the start of an image depends on its batch (``image_keys`` is not
+    used: cleverhans draws the start itself).
     """
     eps = threat.budget_for(x)
     step = min(step_size, eps) if math.isfinite(step_size) else eps

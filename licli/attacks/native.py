@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from licli.attacks.keyed import ImageKeys
 from licli.attacks.threat import Threat
 
 AVOID_ZERO_DIV = 1e-12
@@ -57,13 +58,20 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, 
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *, seed: int, steps: int = 10,
-        step_size: float = 3 / 255, random_start: bool = True) -> torch.Tensor:
+        step_size: float = 3 / 255, random_start: bool = True, image_keys: ImageKeys | None = None) -> torch.Tensor:
     """Projected gradient descent (Madry et al.): ``steps`` steps of ``min(step_size, ε)``, each followed by
-    the projection into the ε-ball and [0, 1]; ``random_start`` draws the start uniformly in the ε-box
-    from torch's global RNG on ``x``'s device (as cleverhans does; the runner seeds it)."""
+    the projection into the ε-ball and [0, 1]; ``random_start`` draws the start uniformly in the ε-box:
+    per image from its keyed generator when ``image_keys`` are given (``licli attack``: independent of the
+    batch size and shard), else from torch's global RNG on ``x``'s device (as cleverhans does; the runner
+    seeds it)."""
     eps = threat.budget_for(x)
     step = min(step_size, eps) if math.isfinite(step_size) else eps
-    eta = torch.zeros_like(x).uniform_(-eps, eps) if random_start else torch.zeros_like(x)
+    if not random_start:
+        eta = torch.zeros_like(x)
+    elif image_keys is not None:
+        eta = image_keys.uniform(tuple(x.shape[1:]), -eps, eps, x.device)
+    else:
+        eta = torch.zeros_like(x).uniform_(-eps, eps)
     x_adv = torch.clamp(x + clip_to_ball(eta, threat.norm, eps), 0.0, 1.0)
     for _ in range(steps):
         x_adv = gradient_step(model, x_adv, y, step, threat.norm, threat.targeted)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from licli.attacks import ATTACKS
+from licli.attacks.keyed import ImageKeys
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import Threat, perturbation_norms
 from licli.errors import CheckFailed
@@ -104,17 +105,21 @@ def check_adversarial(x: torch.Tensor, x_adv: torch.Tensor, threat: Threat) -> t
 
 
 def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float,
-               seed: int, target_rule: str = "random", backend: str = "native", **params) -> AttackOutcome:
+               seed: int, target_rule: str = "random", backend: str = "native", image_keys: ImageKeys | None = None,
+               **params) -> AttackOutcome:
     """Attack ``(x, y)`` with the registered attack ``name``; ``params`` it does not take are ignored.
 
     ``backend`` picks FGSM/PGD's implementation (``licli.attacks.BACKENDS``); other attacks have one.
+    ``seed`` seeds the attack's own randomness (torch's RNG, pyautoattack's ``seed``); with ``image_keys``,
+    PGD's random start (native backend) and random targets are drawn per image instead
+    (``licli.attacks.keyed``), so they do not depend on which images share the batch.
     ``x`` is not modified. ε = 0 returns ``x`` itself (no attack runs).
     """
     spec = pick(ATTACKS, name, "attack")
     attack = spec.implementation(backend)
     choose = pick(TARGETS, target_rule, "target rule")
     threat = Threat(norm, eps, targeted=spec.targets == "licli")
-    accepted = {key: value for key, value in params.items() if key in spec.params}
+    accepted = {key: value for key, value in {**params, "image_keys": image_keys}.items() if key in spec.params}
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), frozen(model):
         torch.manual_seed(seed)
@@ -124,7 +129,7 @@ def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
             with torch.no_grad():
                 logits = model(x)
             generator = torch.Generator(device=x.device).manual_seed(seed)
-            target = choose(logits, y, generator)
+            target = choose(logits, y, generator, image_keys)
             goal = target
         if eps == 0:
             x_adv = x.clone()

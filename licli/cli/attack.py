@@ -94,7 +94,8 @@ def attack(
                                 "bit-identical, slower on CUDA)."),
     precision: str = typer.Option("fp32", help=f"Forward precision of the attacked models: {', '.join(PRECISIONS)} "
                                   "(see docs/performance.md)."),
-    seed: int = typer.Option(0, help="Seed of random starts, Square and random targets (a batch starting at "
+    seed: int = typer.Option(0, help="Seed of random starts and random targets (drawn per image: the same for "
+                             "any --batch-size and --shard) and of Square/APGD/FAB (per batch: a batch starting at "
                              "image p of the selection uses seed + p)."),
     shard: str = typer.Option(None, help="i/k: attack only the batches whose number is i mod k (merge the k runs "
                               "with `licli merge-shards`; equal to the unsharded run)."),

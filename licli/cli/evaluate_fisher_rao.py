@@ -11,6 +11,7 @@ from licli.config import RunOptions
 from licli.evaluations import fisher_rao
 from licli.sources import ModelSource
 from licli.reporting.console import show_result
+from licli.runtime import parse_batch_size
 
 
 @evaluate_app.command("fisher-rao")
@@ -25,14 +26,17 @@ def evaluate_fisher_rao(
     seed: int = typer.Option(0, help="Seed for the labels sampled with --fisher model."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
-    batch_size: int = typer.Option(250, help="Batch size of the forward-mode pass."),
+    batch_size: str = typer.Option("250", help="Batch size of the forward-mode pass, or auto: all --n "
+                                   "images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fisher-Rao norm ‖θ‖²_fr = E[(θ·∇θℓ)²] with its standard error, by forward-mode AD (NormOut §1.4.1)."""
-    settings = fisher_rao.FisherRaoConfig(fisher=fisher, params=params, n=n, split=split, batch_size=batch_size,
+    fixed_batch_size = parse_batch_size(batch_size)
+    settings = fisher_rao.FisherRaoConfig(fisher=fisher, params=params, n=n, split=split, batch_size=fixed_batch_size or 250,
                                           seed=seed)
     run_path, result = run_per_model("fisher-rao", sources, options, dataset=dataset, settings=settings, seed=seed,
                                      evaluation=fisher_rao.run, csv="fisher_rao.csv",
-                                     summary_rows=fisher_rao.summary_rows)
+                                     summary_rows=fisher_rao.summary_rows,
+                                     batch_size_auto=fixed_batch_size is None)
     show_result(result, run_path=run_path, json_output=json_output, title="licli evaluate fisher-rao (value = θᵀFθ)",
                 columns=["model", "n", "fisher", "params", "parameter_count", "value", "stderr", "sqrt"])

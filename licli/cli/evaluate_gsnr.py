@@ -11,6 +11,7 @@ from licli.config import RunOptions
 from licli.evaluations import gsnr
 from licli.sources import ModelSource
 from licli.reporting.console import show_result
+from licli.runtime import parse_batch_size
 
 
 @evaluate_app.command("gsnr")
@@ -22,12 +23,15 @@ def evaluate_gsnr(
     n: int = typer.Option(1000, help="Number of images (per-sample gradients)."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
     split: str = typer.Option("train", help="train or test."),
-    batch_size: int = typer.Option(250, help="Batch size."),
+    batch_size: str = typer.Option("250", help="Batch size, or auto: all --n images at once on CUDA, "
+                                   "halved after each out-of-memory error (250 on a CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """GSNR r(θⱼ) = mean(gⱼ)²/var(gⱼ) over per-sample gradients, mean and median per layer."""
-    settings = gsnr.GSNRConfig(n=n, split=split, batch_size=batch_size)
+    fixed_batch_size = parse_batch_size(batch_size)
+    settings = gsnr.GSNRConfig(n=n, split=split, batch_size=fixed_batch_size or 250)
     run_path, result = run_per_model("gsnr", sources, options, dataset=dataset, settings=settings, seed=None,
-                                     evaluation=gsnr.run, csv="gsnr.csv", summary_rows=gsnr.summary_rows)
+                                     evaluation=gsnr.run, csv="gsnr.csv", summary_rows=gsnr.summary_rows,
+                                     batch_size_auto=fixed_batch_size is None)
     show_result(result, run_path=run_path, json_output=json_output, title=f"licli evaluate gsnr · n={n}",
                 columns=["model", "layer", "parameters", "gsnr_mean", "gsnr_median", "zero_variance", "method"])

@@ -11,6 +11,7 @@ from licli.config import RunOptions
 from licli.evaluations import hessian
 from licli.sources import ModelSource
 from licli.reporting.console import show_result
+from licli.runtime import parse_batch_size
 
 
 @evaluate_app.command("hessian-trace")
@@ -26,14 +27,17 @@ def evaluate_hessian_trace(
     seed: int = typer.Option(0, help="Seed for the random vectors."),
     dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
     split: str = typer.Option("test", help="test or train."),
-    batch_size: int = typer.Option(250, help="Batch size of each Hessian-vector product."),
+    batch_size: str = typer.Option("250", help="Batch size of each Hessian-vector product, or auto: all "
+                                   "--n images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Trace of the Hessian of the mean cross-entropy (Hutchinson), with standard error; optional top eigenvalue."""
-    settings = hessian.HessianConfig(samples=samples, n=n, params=params, split=split, batch_size=batch_size,
+    fixed_batch_size = parse_batch_size(batch_size)
+    settings = hessian.HessianConfig(samples=samples, n=n, params=params, split=split, batch_size=fixed_batch_size or 250,
                                      power_iterations=power_iterations, seed=seed)
     run_path, result = run_per_model("hessian-trace", sources, options, dataset=dataset, settings=settings, seed=seed,
                                      evaluation=hessian.run, csv="hessian_trace.csv",
-                                     summary_rows=hessian.summary_rows)
+                                     summary_rows=hessian.summary_rows,
+                                     batch_size_auto=fixed_batch_size is None)
     show_result(result, run_path=run_path, json_output=json_output,
                 title="licli evaluate hessian-trace")

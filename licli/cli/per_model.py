@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from licli.data import Dataset, load_dataset
 from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
+from licli.runtime import first_batch_size, largest_batch_that_fits
 
 
 class Evaluation(Protocol):
@@ -50,18 +51,35 @@ class PerModelCommandConfig:
     models: list[str]
     dataset: str | None
     settings: dict[str, Any]
+    batch_size_auto: bool = False
 
 
 def run_per_model(command: str, sources: list[ModelSource], options: RunOptions, *, dataset: str | None,
                   settings: Any, seed: int | None, evaluation: Evaluation, csv: str,
-                  summary_rows: Callable[[pd.DataFrame], pd.DataFrame]) -> tuple[Path, pd.DataFrame]:
+                  summary_rows: Callable[[pd.DataFrame], pd.DataFrame], batch_size_auto: bool = False
+                  ) -> tuple[Path, pd.DataFrame]:
     """A whole per-model evaluation run: ``evaluation(model, data, device=…, config=settings)`` for every
     model, its stacked table as ``csv`` and the contract's ``summary.csv`` from ``summary_rows`` in the run
-    folder ``evaluate-<command>``; returns the folder and the table."""
-    config = PerModelCommandConfig([s.describe() for s in sources], dataset, asdict(settings))
+    folder ``evaluate-<command>``; returns the folder and the table.
+
+    ``batch_size_auto`` (``--batch-size auto``; ``settings`` has ``batch_size`` and ``n``): each model is
+    evaluated with the largest batch that fits (``settings.n`` images at once on CUDA, ``settings.batch_size``
+    on a CPU, halved after each out-of-memory error); the sizes used are the manifest's ``batch_size``."""
+    config = PerModelCommandConfig([s.describe() for s in sources], dataset, asdict(settings), batch_size_auto)
+    used: list[int] = []
+
+    def evaluate(net: nn.Module, data: Dataset, device: torch.device) -> pd.DataFrame:
+        start = first_batch_size(device, settings.n, settings.batch_size) if batch_size_auto else settings.batch_size
+        frame, size = largest_batch_that_fits(
+            lambda batch_size: evaluation(net, data, device=device, config=replace(settings, batch_size=batch_size)),
+            start, back_off=batch_size_auto)
+        used.append(size)
+        return frame
+
     with recorded_run(f"evaluate-{command}", config, options, seed=seed) as (device, run):
         _, result = evaluate_each(sources, dataset=dataset, data_dir=options.data_dir, device=device, run=run,
-                                  evaluation=lambda net, data: evaluation(net, data, device=device, config=settings))
+                                  evaluation=lambda net, data: evaluate(net, data, device))
+        run.manifest["batch_size"] = dict(zip(pd.unique(result["model"]), used))
         run.write_csv(csv, result)
         write_summary(run, with_identities(summary_rows(result), run.manifest))
     return run.path, result

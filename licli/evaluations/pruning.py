@@ -110,9 +110,13 @@ def pruned(model: nn.Module, levels: Sequence[float], scope: str) -> Iterator[It
                 k = round(level * order.numel())
                 newly, done[index], start = order[done[index]:k], k, 0
                 for name in names:
-                    flat = weights[name].view(-1)
+                    weight = weights[name]
+                    # the weight in its logical order: a view, or a copy written back for channels_last weights
+                    flat = weight.view(-1) if weight.is_contiguous() else weight.flatten()
                     inside = newly[(newly >= start) & (newly < start + flat.numel())] if len(names) > 1 else newly
                     flat[inside - start] = 0
+                    if not weight.is_contiguous():
+                        weight.copy_(flat.view_as(weight))
                     start += flat.numel()
             yield level, groups
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from licli.attacks import ATTACKS, BACKENDS
+from licli.attacks.keyed import ImageKeys
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
 from licli.attacks.threat import canonical_norm, check_budget
@@ -197,12 +198,15 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     ``success`` means the adversarial image is misclassified; ``robust`` that the model is right on
     both the clean and the adversarial image; ``target_hit`` that the adversarial image is the target.
     The batch starting at position p of ``images`` is attacked with seed ``settings.seed + p`` (same seed →
-    same rows); ``shard`` attacks only its share of the batches, so the shards' rows together are the
-    rows of the unsharded run. ``parts`` counts each (batch, attack) as one finished part, named after ``label``.
+    same rows); PGD's random start (native backend) and random targets are drawn per image, keyed by
+    (``settings.seed``, the image's index), so they do not depend on ``settings.batch_size`` or ``shard``
+    (``licli.attacks.keyed``). ``shard`` attacks only its share of the batches, so the shards' rows
+    together are the rows of the unsharded run. ``parts`` counts each (batch, attack) as one finished part, named after ``label``.
     """
     check_images(images, labels)
     eps = settings.eps if eps is None else eps
     batches = -(-len(images) // settings.batch_size)
+    positions = indices.tolist()  # one read, not one per batch
     frames = []
     with attacked_view(model, settings.eot_samples) as view:
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
@@ -210,12 +214,13 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                 continue
             x = unit_float(images[start:start + settings.batch_size])
             y = labels[start:start + settings.batch_size]
+            keys = ImageKeys(settings.seed, tuple(positions[start:start + len(y)]))
             with torch.no_grad():
                 clean = view(x).argmax(1)
             for name in settings.attacks:
                 with parts.part(f"{label}{name} · ε={eps:.4g} · batch {number + 1}/{batches}") if parts else nullcontext():
                     outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + start,
-                                         target_rule=settings.target_rule, **settings.params())
+                                         target_rule=settings.target_rule, image_keys=keys, **settings.params())
                     with torch.no_grad():
                         adv = view(outcome.x_adv).argmax(1)
                 target = outcome.target if outcome.target is not None else torch.full_like(y, -1)

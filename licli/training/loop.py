@@ -36,7 +36,8 @@ from licli.models import MechanismSpec, ModelSpec, build_model
 from licli.objectives import REGULARIZERS
 from licli.objectives.enhancement import enhanced_objective
 from licli.registry import pick
-from licli.runtime import autocast, cuda_rng_state, precision_scope, restore_cuda_rng_state
+from licli.runtime import (autocast, cuda_rng_state, in_memory_format, precision_scope, restore_cuda_rng_state,
+                           to_device_async)
 from licli.training.config import TrainConfig
 from licli.training.optimizers import OPTIMIZERS
 
@@ -49,14 +50,6 @@ def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Empirical risk minimisation (ERM): mean cross-entropy."""
     logits = model(x)
     return F.cross_entropy(logits, y), logits
-
-
-def to_device_async(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``tensor`` (CPU) on ``device`` without a host sync: a CUDA copy goes from pinned memory, non-blocking
-    (a copy from pageable memory waits for the stream)."""
-    if device.type == "cuda":
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True)
 
 
 def random_crop_flip(padding: int = 4) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
@@ -277,7 +270,7 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
            observers: Sequence[object], schedule: StateSchedule, writer: StateWriter) -> pd.DataFrame:
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model.to(device)
+    in_memory_format(model.to(device), device)
     optimizer = pick(OPTIMIZERS, config.optimizer, "optimizer")(list(model.parameters()), config)
     train_split, test_split = data.train.to(device), data.test.to(device)
     augment = random_crop_flip() if config.augment else None

@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import save_file
 
 from licli.cli import app
-from licli.config import TrainConfig
+from licli.training.config import TrainConfig
 from licli.data import load_dataset
-from licli.training import train
+from licli.training.loop import train
 from tests.cli.test_foreign_cli import import_file
 
 ASSET = Path(__file__).parents[1] / "models" / "assets" / "masked_nets.py"

@@ -35,9 +35,12 @@ def reference_masks(net: nn.Module, level: float, scope: str) -> dict[str, torch
     return {n: m.weight_mask.bool() for n, m in net.named_modules() if hasattr(m, "weight_mask")}
 
 
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
 @pytest.mark.parametrize("scope", sorted(pruning.SCOPES))
-def test_masks_and_counts_match_torch_prune(scope):
+def test_masks_and_counts_match_torch_prune(scope, channels_last):
     net = model()
+    if channels_last:  # conv weights as licli.runtime.in_memory_format leaves them on CUDA
+        net.to(memory_format=torch.channels_last)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     seen = []
     with pruning.pruned(net, LEVELS[::-1], scope) as levels:
