@@ -42,6 +42,9 @@ assert UsageError.__name__ == "UsageError"
 DEBUG_ENV = "LICLI_DEBUG"
 INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", default=None)
 """The arguments ``licli`` was called with (also when called in-process, e.g. by tests), for manifests."""
+FIELD_FLAGS: ContextVar[dict[str, str]] = ContextVar("licli_field_flags", default={})
+"""Config field → flag of the command now running (set by ``--config``'s callback, ``licli.cli.options``), so a
+library error naming a field (``LicliError.field``) names the flag on the command line."""
 
 
 class LicliGroup(LazyGroup, TyperGroup):
@@ -53,6 +56,7 @@ class LicliGroup(LazyGroup, TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get(DEBUG_ENV) == "1"
         INVOCATION.set([prog_name or "licli", *argv])
+        FIELD_FLAGS.set({})
         try:
             result = super().main(args=argv, prog_name=prog_name or "licli", complete_var=complete_var,
                                   standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -75,7 +79,7 @@ class LicliGroup(LazyGroup, TyperGroup):
         except LicliError as error:
             if debug:
                 traceback.print_exc()
-            error_line(str(error))
+            error_line(error.with_flags(FIELD_FLAGS.get()))
             code = error.exit_code
         except KeyboardInterrupt:
             _interrupted_line("nothing was written")

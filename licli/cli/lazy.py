@@ -82,7 +82,9 @@ class LazyCommands(dict):
     """
 
     def __init__(self, group: str, registered: dict[str, Any]) -> None:
-        super().__init__(registered)
+        from licli.cli.options import add_config_option
+
+        super().__init__({name: add_config_option(command) for name, command in registered.items()})
         self.group = group
         self.listed = COMMANDS.get(group, {})
         self.listing = False
@@ -96,7 +98,7 @@ class LazyCommands(dict):
         group = typer.main.get_command(app)
         if self.group:
             group = group.commands[self.group]
-        command = dict.__getitem__(group.commands, name)
+        command = dict.__getitem__(group.commands, name)  # every command gets --config (licli.cli.options)
         dict.__setitem__(self, name, command)
         return command
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from licli.attacks import parse_budgets
 from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, recorded_run
-from licli.cli.options import with_run_options
+from licli.cli.options import field_flags, with_run_options
 from licli.config import RunOptions, TrainConfig, load_toml, resolve
 from licli.data import load_dataset
 from licli.errors import CheckFailed, LicliError
@@ -62,6 +62,7 @@ def _checks(text: str) -> tuple[str, ...]:
 
 
 @app.command("verdict")
+@field_flags(eot_samples="eot")
 @with_run_options("verdict")
 def verdict_command(
     options: RunOptions,
@@ -98,7 +99,7 @@ def verdict_command(
         if recipes[0].dataset != recipes[1].dataset:
             raise LicliError(f"the recipes train on {recipes[0].dataset} and {recipes[1].dataset}",
                              "train both on the same dataset")
-    budgets = tuple(parse_budgets(eps, "--eps")) if eps else None
+    budgets = tuple(parse_budgets(eps, "eps")) if eps else None
     settings = dict(norm=norm, attacks=tuple(a.strip() for a in attacks.split(",") if a.strip()), autoattack=autoattack,
                     steps=steps, n_queries=n_queries, n=n, batch_size=batch_size, seed=seed, eot_samples=eot,
                     alpha=alpha, margin=margin, masking_checks=_checks(masking_checks))
