@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 from licli.data import Dataset, Split, batches
 from licli.data.core import unit_float
 from licli.errors import LicliError
+from licli.mechanisms import training_hooks
 from licli.registry import pick
 from licli.reporting.files import atomic_write_bytes, atomic_write_json
 from licli.runtime import autocast, cuda_rng_state, precision_scope, restore_cuda_rng_state
@@ -329,7 +330,7 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config, device)
-    after_step = _hooks([*model.modules(), *observers], "after_optimizer_step")
+    after_step = _hooks([*training_hooks(model), *model.modules(), *observers], "after_optimizer_step")
     statistics = _hooks([*model.modules(), *observers], "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     last_epoch = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)

@@ -8,7 +8,7 @@ Weight decay is the optimizer's ``weight_decay`` flag, not an entry here.
 from __future__ import annotations
 
 from licli.mechanisms.gradient_mask import GradientMask
-from licli.mechanisms.inhibition import LocalInhibition
+from licli.mechanisms.inhibition import LocalInhibition, calibration_hooks
 from licli.mechanisms.normout import ActivationRecorder, Dropout, NormOut
 from licli.mechanisms.regularizers import IRM, MMA, VREx, Fishr, SpectralDecoupling
 
@@ -19,6 +19,14 @@ MECHANISMS: dict = {
     "gradient-mask": GradientMask,
     "activation-statistics": ActivationRecorder,
 }
+
+
+def training_hooks(model) -> list[object]:
+    """Model-wide hooks the training loop calls after each optimizer step (``after_optimizer_step(context)``),
+    before the per-module ones: Local Inhibition's calibration of all its layers at once."""
+    return [*calibration_hooks(model)]
+
+
 REGULARIZERS: dict = {
     "spectral-decoupling": SpectralDecoupling,
     "irm": IRM,
