@@ -23,7 +23,7 @@ def test_precedence(tmp_path):
 @pytest.mark.parametrize("file,env,message", [
     ({"epochs": 1, "nope": 2}, {}, "unknown key(s) in config file: nope"),
     ({}, {"LICLI_EPOCHS": "three"}, "LICLI_EPOCHS='three'"),
-    ({"lr": -1.0}, {}, "--lr must be > 0"),
+    ({"lr": -1.0}, {}, "lr must be > 0"),
 ])
 def test_bad_settings_are_refused(file, env, message):
     with pytest.raises(LicliError) as error:

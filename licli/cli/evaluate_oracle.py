@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import typer
 
-from licli.cli.options import with_run_options
+from licli.cli.options import field_flags, with_run_options
 from licli.cli.app import evaluate_app, recorded_run
 from licli.config import RunOptions
 from licli.data import load_dataset
@@ -59,6 +59,7 @@ class OracleCommand:
 
 
 @evaluate_app.command("oracle")
+@field_flags(seed="seeds")
 @with_run_options("oracle")
 def evaluate_oracle(
     options: RunOptions,
