@@ -146,7 +146,7 @@ CORPUS = [
     (["train", "--config", "{inputs}/options-string.toml"], "model_options in the config file must be a table"),
     (["train", "--config", "{inputs}/epochs-bool.toml"], "epochs in the config file must be an integer (got bool"),
     (["train", "--config", "{inputs}/broken.toml"], "is not valid TOML"),
-    (["train", "--config", "{inputs}/unknown.toml"], "unknown key(s) in config file: learning_rate"),
+    (["train", "--config", "{inputs}/unknown.toml"], "unknown key 'learning_rate' in config file"),
     (["train", "--config", "{inputs}"], "cannot read config file"),
     (["train", "--config", "{inputs}/missing.toml"], "not found"),
     # run names and output places
