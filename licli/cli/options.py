@@ -270,7 +270,7 @@ def _checked(ctx: Any, key: str, value: Any, param: Any, path: Path) -> Any:
         converted = [param.process_value(ctx, [item] if _many(param) else item) for item in values]
         converted = [item[0] if _many(param) else item for item in converted]
     except Exception as error:  # noqa: BLE001 - the option's own conversion error (click's BadParameter), one line
-        message = getattr(error, "format_message", lambda: str(error))()
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
         raise LicliError(f"{key} = {value!r} in {path} is not valid ({message})",
                          f"write {key} as `{ctx.command_path} --help` describes it") from None
     for given, taken in zip(values, converted):
