@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import types
 from dataclasses import dataclass, field, fields
@@ -112,6 +113,20 @@ def resolve(cls: type[C], *, file: dict[str, Any] | None = None, flags: dict[str
     return cls(**values)
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _refuse_quoted_numbers(table: Any, where: str) -> None:
+    """A parameter table (mechanism params, model options …) holding a number written as a string (``"0.5"``, from
+    a quoted TOML or JSON value) is refused: the builders would compare or multiply text."""
+    if not isinstance(table, dict):
+        return
+    for key, value in table.items():
+        if isinstance(value, str) and _NUMBER.fullmatch(value):
+            raise LicliError(f"{where}.{key} is the string {value!r}, not a number",
+                             f"write {key} = {value.strip()} without quotes", field=where.split(".")[0])
+
+
 def _positive(value: float, name: str, fix: str) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise LicliError(f"{name} must be > 0 and finite (got {value})", fix, field=name)
@@ -181,6 +196,11 @@ class TrainConfig:
                 raise LicliError(f"mechanism for slot {slot!r} must be a table with a name and optional params "
                                  f"(got {spec!r})", 'write e.g. [mechanisms.hidden] name = "normout"')
             pick(MECHANISMS, spec["name"], "mechanism")
+            _refuse_quoted_numbers(spec.get("params", {}), f"mechanisms.{slot}.params")
+        _refuse_quoted_numbers(self.model_options, "model_options")
+        if isinstance(self.regularizer_params, dict):
+            _refuse_quoted_numbers(self.regularizer_params, "regularizer_params")
+        _refuse_quoted_numbers(self.enhance_params, "enhance_params")
         if self.regularizer in FLAG_NOT_OBJECTIVE:
             raise LicliError(*FLAG_NOT_OBJECTIVE[self.regularizer])
         if self.regularizer is not None:
