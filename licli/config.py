@@ -116,8 +116,8 @@ def check_run_name(name: str) -> str:
     """A run name is one plain folder-name part: not empty, no path separator, not ``.`` or ``..``."""
     separators = {"/", "\\", os.sep, os.altsep} - {None}
     if not name or name in (".", "..") or any(sep in name for sep in separators) or "\0" in name:
-        raise LicliError(f"--name {name!r} is not a plain name (it becomes a folder name inside --out)",
-                         "pass a name without '/', '\\' or '..', e.g. --name baseline-seed1")
+        raise LicliError(f"name {name!r} is not a plain name (it becomes a folder name inside the output root)",
+                         "pass a name without '/', '\\' or '..', e.g. name=baseline-seed1", field="name")
     return name
 
 

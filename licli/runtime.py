@@ -111,7 +111,8 @@ SEED_LIMIT = 2**32
 def check_seed(seed: int) -> int:
     """``seed`` if it is an integer in [0, 2³²), else a ``LicliError``."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise LicliError(f"--seed must be an integer in [0, {SEED_LIMIT - 1}] (got {seed!r})", "pass e.g. --seed 1")
+        raise LicliError(f"seed must be an integer in [0, {SEED_LIMIT - 1}] (got {seed!r})", "pass e.g. seed=1",
+                         field="seed")
     return seed
 
 

@@ -33,7 +33,7 @@ def box_diameter(norm: str, pixels: int) -> float:
     return 1.0 if canonical_norm(norm) == "linf" else math.sqrt(pixels)
 
 
-def check_budget(norm: str, eps: float, pixels: int | None = None, flag: str = "--eps") -> None:
+def check_budget(norm: str, eps: float, pixels: int | None = None, field: str = "eps") -> None:
     """Refuse a finite ε that reaches every image (ε ≥ the box diameter): it is almost always a budget
     written in 0–255 units (``8`` for ``8/255``). ``inf`` is the explicit way to ask for it. L2 needs
     ``pixels`` (values per image); without it only L∞ is checked."""
@@ -41,12 +41,12 @@ def check_budget(norm: str, eps: float, pixels: int | None = None, flag: str = "
         return
     diameter = box_diameter(norm, pixels or 1)
     if eps >= diameter:
-        raise LicliError(f"{flag} {eps:g} in {canonical_norm(norm)} reaches every image in [0, 1] "
+        raise LicliError(f"{field} {eps:g} in {canonical_norm(norm)} reaches every image in [0, 1] "
                          f"(the box's diameter is {diameter:.4g}); budgets are in [0, 1] pixel units",
-                         f"write e.g. {flag} {eps:g}/255, or {flag} inf for an unbounded attack")
+                         f"write e.g. {field}={eps:g}/255, or {field}=inf for an unbounded attack", field=field)
 
 
-def parse_budget(text: str | float, flag: str = "--eps") -> float:
+def parse_budget(text: str | float, field: str = "eps") -> float:
     """``"8/255"`` → 0.0313…, ``"0.03"`` → 0.03, ``"inf"`` → inf; negative or malformed budgets are errors."""
     if isinstance(text, (int, float)):
         value = float(text)
@@ -55,18 +55,19 @@ def parse_budget(text: str | float, flag: str = "--eps") -> float:
         try:
             value = math.inf if cleaned in ("inf", "infinity") else float(Fraction(cleaned))
         except (ValueError, ZeroDivisionError):
-            raise LicliError(f"{flag} value {text!r} is not a number", "write e.g. 8/255, 0.03 or inf") from None
+            raise LicliError(f"{field} value {text!r} is not a number", "write e.g. 8/255, 0.03 or inf",
+                             field=field) from None
     if math.isnan(value) or value < 0:
-        raise LicliError(f"{flag} must be ≥ 0 (got {text})", "write e.g. 8/255")
+        raise LicliError(f"{field} must be ≥ 0 (got {text})", f"write e.g. {field}=8/255", field=field)
     return value
 
 
-def parse_budgets(text: str, flag: str = "--eps-sweep") -> list[float]:
+def parse_budgets(text: str, field: str = "eps_sweep") -> list[float]:
     """A comma-separated list of budgets, e.g. ``0,1/255,2/255,inf``."""
     parts = [part for part in text.split(",") if part.strip()]
     if not parts:
-        raise LicliError(f"{flag} is empty", "write e.g. 0,2/255,8/255,inf")
-    return [parse_budget(part, flag) for part in parts]
+        raise LicliError(f"{field} is empty", f"write e.g. {field}=0,2/255,8/255,inf", field=field)
+    return [parse_budget(part, field) for part in parts]
 
 
 def perturbation_norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
@@ -84,7 +85,7 @@ class Threat:
     def __post_init__(self) -> None:
         object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
-            raise LicliError(f"ε must be ≥ 0 (got {self.eps})", "pass e.g. --eps 8/255")
+            raise LicliError(f"eps must be ≥ 0 (got {self.eps})", "pass e.g. eps=8/255", field="eps")
 
     def budget_for(self, x: torch.Tensor) -> float:
         """ε capped at the diameter of the [0, 1] box, so ``inf`` means "any image is reachable".

@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from licli.version import __version__
+from licli.cli.config_file import FIELD_FLAGS
 from licli.cli.lazy import LazyGroup
 from licli.config import RunOptions
 from licli.errors import LicliError
@@ -45,6 +46,7 @@ INVOCATION: ContextVar[list[str] | None] = ContextVar("licli_invocation", defaul
 """The arguments ``licli`` was called with (also when called in-process, e.g. by tests), for manifests."""
 
 
+
 class LicliGroup(LazyGroup, TyperGroup):
     """Runs the command tree without standalone mode so every failure ends in one stderr line; commands are
     imported on first use (``licli.cli.lazy``)."""
@@ -54,6 +56,7 @@ class LicliGroup(LazyGroup, TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get(DEBUG_ENV) == "1"
         INVOCATION.set([prog_name or "licli", *argv])
+        FIELD_FLAGS.set({})
         try:
             result = super().main(args=argv, prog_name=prog_name or "licli", complete_var=complete_var,
                                   standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -76,7 +79,7 @@ class LicliGroup(LazyGroup, TyperGroup):
         except LicliError as error:
             if debug:
                 traceback.print_exc()
-            error_line(str(error))
+            error_line(error.with_flags(FIELD_FLAGS.get()))
             code = error.exit_code
         except KeyboardInterrupt:
             _interrupted_line("nothing was written")

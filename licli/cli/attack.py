@@ -10,6 +10,7 @@ import typer
 from licli.attacks import ATTACKS, BACKENDS, parse_budget, parse_budgets
 from licli.attacks.runner import at_precision
 from licli.cli.app import app, recorded_run
+from licli.cli.config_file import field_flags
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset
@@ -44,11 +45,11 @@ class AttackConfig:
 
     def __post_init__(self) -> None:
         if not self.settings.eps > 0:
-            raise LicliError(f"--eps must be > 0 (got {self.settings.eps})", "pass e.g. --eps 8/255")
+            raise LicliError(f"eps must be > 0 (got {self.settings.eps})", "pass e.g. eps=8/255", field="eps")
         if self.n is not None and self.n < 1:
-            raise LicliError(f"--n must be ≥ 1 (got {self.n})", "pass e.g. --n 1000")
+            raise LicliError(f"n must be ≥ 1 (got {self.n})", "pass e.g. n=1000", field="n")
         if self.subset not in SUBSETS:
-            raise LicliError(f"unknown subset {self.subset!r}", f"choose one of: {', '.join(SUBSETS)}")
+            raise LicliError(f"unknown subset {self.subset!r}", f"choose one of: {', '.join(SUBSETS)}", field="subset")
         if self.fail_on_masking and not self.masking_check:
             raise LicliError("--fail-on-masking needs --masking-check", "add --masking-check")
         if self.masking_check and self.shard.count > 1:
@@ -65,6 +66,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 @app.command("attack")
+@field_flags(eot_samples="eot", target_rule="targets")
 @with_model_sources
 @with_run_options("attack")
 def attack(
@@ -104,7 +106,7 @@ def attack(
     """Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."""
     fixed_batch_size = parse_batch_size(batch_size)
     settings = AttackSettings(attacks=_names(attacks), norm=norm, eps=parse_budget(eps),
-                              steps=steps, step_size=parse_budget(step_size, "--step-size"), n_queries=n_queries,
+                              steps=steps, step_size=parse_budget(step_size, "step_size"), n_queries=n_queries,
                               random_start=random_start, target_rule=targets, batch_size=fixed_batch_size or
                               DEFAULT_BATCH_SIZE, seed=seed, eot_samples=eot, backend=backend)
     config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import typer
 
+from licli.cli.config_file import field_flags
 from licli.cli.options import with_run_options
 from licli.cli.app import evaluate_app, recorded_run
 from licli.config import RunOptions
@@ -59,6 +60,7 @@ class OracleCommand:
 
 
 @evaluate_app.command("oracle")
+@field_flags(seed="seeds")
 @with_run_options("oracle")
 def evaluate_oracle(
     options: RunOptions,

@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from licli.cli.config_file import add_config_option
+
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "": {  # the root group: name → (module registering it, first paragraph of its help)
         "train": ("licli.cli.train",
@@ -83,7 +85,7 @@ class LazyCommands(dict):
     """
 
     def __init__(self, group: str, registered: dict[str, Any], root: Callable[[], Any]) -> None:
-        super().__init__(registered)
+        super().__init__({name: add_config_option(command) for name, command in registered.items()})
         self.group = group
         self.listed = COMMANDS.get(group, {})
         self.listing = False
@@ -96,7 +98,7 @@ class LazyCommands(dict):
         group = typer.main.get_command(self.root())
         if self.group:
             group = group.commands[self.group]
-        command = dict.__getitem__(group.commands, name)
+        command = dict.__getitem__(group.commands, name)  # every command gets --config (licli.cli.options)
         dict.__setitem__(self, name, command)
         return command
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from licli.cli.app import parse_json_option
+from licli.cli.config_file import from_file
 from licli.config import RunOptions, resolve
 from licli.errors import LicliError
 
@@ -178,11 +179,13 @@ def with_run_options(default_name: str, *, data: bool = True, download: bool = F
     parameters = _run_option_parameters(default_name, data, download)
 
     def build(values: dict[str, Any]) -> RunOptions:
-        flags = {p.name: values.pop(p.name) for p in parameters}
+        given = {p.name: values.pop(p.name) for p in parameters}
+        file = {name: value for name, value in given.items() if from_file(name)}  # below LICLI_* (as train's)
+        flags = {name: value for name, value in given.items() if name not in file}
         for switch in ("download", "deterministic"):
             if switch in flags:
                 flags[switch] = flags[switch] or None  # an absent flag leaves $LICLI_<SWITCH> in charge
-        return resolve(RunOptions, flags=flags)
+        return resolve(RunOptions, file=file, flags=flags)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         return _inject(command, parameters, "options", build)

@@ -11,8 +11,9 @@ import typer
 from licli.cli.app import app, parse_json_option, recorded_run
 from licli.cli.choices import (MECHANISM_NAMES, DatasetName, Enhance, Model, Optimizer, Precision, Regularizer, Tracker,
                                value)
+from licli.cli.config_file import config_fields, config_table
 from licli.cli.options import with_run_options
-from licli.config import RunOptions, load_toml, resolve
+from licli.config import RunOptions, resolve
 from licli.training.config import TrainConfig
 from licli.errors import LicliError
 from licli.registry import pick
@@ -96,6 +97,7 @@ def _default(name: str) -> str:
 
 
 @app.command()
+@config_fields(TrainConfig)
 @with_run_options("train", download=True)
 def train(
     options: RunOptions,
@@ -129,7 +131,6 @@ def train(
     enhance_sigma: float = typer.Option(None, help="li-blur: σ of the LoG on the gradient norms."),
     enhance_blur_sigma: float = typer.Option(None, help="li-blur: σ of the Gaussian blur of the inhibited pixels."),
     enhance_layers: str = typer.Option(None, help="li-blur: comma-separated activation layers (default: all spatial slots)."),
-    config: Path = typer.Option(None, help="TOML file with any of these settings (flags override it)."),
     resume: Path = typer.Option(None, help="Run folder of an interrupted run to continue."),
     track: list[Tracker] = typer.Option([], help="Record a quantity during training: gsnr (per-layer GSNR, "
                                                   "Gradient Mask Fig. 7). Repeatable."),
@@ -142,7 +143,9 @@ def train(
 ) -> None:
     """Train a model and write a safetensors checkpoint, per-epoch metrics and a manifest.
 
-    Settings come from defaults < --config TOML < LICLI_<SETTING> variables < flags. --resume takes
+    Settings come from defaults < --config TOML < LICLI_<SETTING> variables < flags; the TOML file holds
+    TrainConfig's fields (tables for mechanisms, model_options, regularizer_params, enhance_params) and any
+    other option of this command. --resume takes
     the settings of the interrupted run (changing them is refused) and continues in its folder.
     """
     # deferred: torch, pandas, matplotlib; `licli train --help` starts without them
@@ -152,7 +155,7 @@ def train(
     from licli.reporting.tables import frame_json
     from licli.training.loop import StateSchedule, discard_state, fit, saved_config
 
-    file_config = load_toml(config)
+    file_config = config_table()
     if resume is not None:
         file_config = {**saved_config(resume), **file_config}
     train_config = resolve(TrainConfig, file=file_config, flags={

@@ -12,6 +12,7 @@ from rich.text import Text
 from licli.attacks import parse_budgets
 from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, recorded_run
+from licli.cli.config_file import field_flags
 from licli.cli.options import with_run_options
 from licli.config import RunOptions, load_toml, resolve
 from licli.training.config import TrainConfig
@@ -63,6 +64,7 @@ def _checks(text: str) -> tuple[str, ...]:
 
 
 @app.command("verdict")
+@field_flags(eot_samples="eot")
 @with_run_options("verdict")
 def verdict_command(
     options: RunOptions,
@@ -99,7 +101,7 @@ def verdict_command(
         if recipes[0].dataset != recipes[1].dataset:
             raise LicliError(f"the recipes train on {recipes[0].dataset} and {recipes[1].dataset}",
                              "train both on the same dataset")
-    budgets = tuple(parse_budgets(eps, "--eps")) if eps else None
+    budgets = tuple(parse_budgets(eps, "eps")) if eps else None
     settings = dict(norm=norm, attacks=tuple(a.strip() for a in attacks.split(",") if a.strip()), autoattack=autoattack,
                     steps=steps, n_queries=n_queries, n=n, batch_size=batch_size, seed=seed, eot_samples=eot,
                     alpha=alpha, margin=margin, masking_checks=_checks(masking_checks))

@@ -51,8 +51,8 @@ class Shard:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.count, int) and isinstance(self.index, int) and 0 <= self.index < self.count):
-            raise LicliError(f"--shard {self.index}/{self.count} is not i/k with 0 ≤ i < k",
-                             "pass e.g. --shard 0/4 … --shard 3/4")
+            raise LicliError(f"shard {self.index}/{self.count} is not i/k with 0 ≤ i < k",
+                             "pass e.g. shard=0/4 … shard=3/4", field="shard")
 
     def holds(self, batch: int) -> bool:
         return batch % self.count == self.index
@@ -66,7 +66,7 @@ class Shard:
         try:
             return cls(int(index), int(count))
         except ValueError:
-            raise LicliError(f"--shard {text!r} is not i/k", "pass e.g. --shard 0/4 … --shard 3/4") from None
+            raise LicliError(f"shard {text!r} is not i/k", "pass e.g. shard=0/4 … shard=3/4", field="shard") from None
 
 
 @dataclass(frozen=True)
@@ -93,22 +93,24 @@ class AttackSettings:
         if self.backend not in BACKENDS:
             raise LicliError(f"unknown attack backend {self.backend!r}", f"choose one of: {', '.join(BACKENDS)}")
         if not self.attacks:
-            raise LicliError("no attack given", f"pass --attacks with some of: {', '.join(ATTACKS)}")
+            raise LicliError("attacks is empty", f"pass attacks=NAMES with some of: {', '.join(ATTACKS)}",
+                             field="attacks")
         for name in self.attacks:
             pick(ATTACKS, name, "attack")
         pick(TARGETS, self.target_rule, "target rule")
         object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
-            raise LicliError(f"ε must be ≥ 0 (got {self.eps})", "pass e.g. --eps 8/255")
+            raise LicliError(f"eps must be ≥ 0 (got {self.eps})", "pass e.g. eps=8/255", field="eps")
         check_budget(self.norm, self.eps)
-        for flag, value in (("--steps", self.steps), ("--n-queries", self.n_queries),
-                            ("--batch-size", self.batch_size)):
+        for name, value in (("steps", self.steps), ("n_queries", self.n_queries), ("batch_size", self.batch_size)):
             if value < 1:
-                raise LicliError(f"{flag} must be ≥ 1 (got {value})", f"pass a positive {flag}")
+                raise LicliError(f"{name} must be ≥ 1 (got {value})", f"pass e.g. {name}=10", field=name)
         if not self.step_size > 0:
-            raise LicliError(f"--step-size must be > 0 (got {self.step_size})", "pass e.g. --step-size 3/255")
+            raise LicliError(f"step_size must be > 0 (got {self.step_size})", "pass e.g. step_size=3/255",
+                             field="step_size")
         if self.eot_samples < 0:
-            raise LicliError(f"--eot must be ≥ 0 (got {self.eot_samples})", "pass 0 (eval mode) or e.g. 10")
+            raise LicliError(f"eot_samples must be ≥ 0 (got {self.eot_samples})",
+                             "pass eot_samples=0 (eval mode) or e.g. eot_samples=10", field="eot_samples")
 
     def params(self) -> dict[str, object]:
         return {"steps": self.steps, "step_size": self.step_size, "n_queries": self.n_queries,
@@ -367,7 +369,7 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     """
     check_images(images, labels)
     for eps in eps_values or [settings.eps]:
-        check_budget(settings.norm, eps, images[0].numel(), "--eps-sweep" if eps_values else "--eps")
+        check_budget(settings.norm, eps, images[0].numel(), "eps_sweep" if eps_values else "eps")
     predicted = {label: predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
                  for label, model in models.items()}
     verdicts = {label: degeneracy(predicted[label], labels, class_count(model, images))

@@ -197,27 +197,6 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         self.correlation_map.copy_(new.to(self.correlation_map.dtype))
         self.flashing.fill_(False)
 
-    def after_optimizer_step(self, context: "StepContext") -> None:
-        """Algorithm 1 lines 28–34 for every LI layer of the model, once per step (see the module docstring)."""
-        layers = [m for m in context.model.modules() if isinstance(m, LocalInhibition)]
-        if layers[0] is not self or any(layer.has_uninitialized_params() for layer in layers):
-            return
-        update, identity = (torch.rand(2, generator=context.generator)
-                            < torch.tensor([self.p_update, self.p_eye])).tolist()
-        if not update:
-            return
-        if identity:
-            for layer in layers:
-                layer.set_map(None, None)
-            return
-        if any(layer.calibration == "paper" for layer in layers):
-            moments = calibration_moments(context.model, layers, context.sample_images(self.calibration_batch))
-        for index, layer in enumerate(layers):
-            if layer.calibration == "paper":
-                layer.set_map(*moments[index].means())
-            else:
-                layer.set_map(layer.running_mean, layer.running_outer)
-
     def epoch_statistics(self) -> dict[str, float]:
         return self.statistics.summary(self.slot_name)
 
@@ -225,6 +204,41 @@ class LocalInhibition(LazyModuleMixin, nn.Module):
         return (f"correlation={self.correlation!r}, calibration={self.calibration!r}, p_update={self.p_update}, "
                 f"p_eye={self.p_eye}, calibration_batch={self.calibration_batch}, groups={self.groups}, "
                 f"momentum={self.momentum}, then_whole={self.then_whole}")
+
+
+class InhibitionCalibration:
+    """Algorithm 1 lines 28–34 as a training hook: once per optimizer step, the model-wide refresh of every LI
+    layer's C (see the module docstring), coordinated by the first layer's ``p_update``, ``p_eye`` and
+    ``calibration_batch``. Built by ``calibration_hooks``; the training loop calls it after the step."""
+
+    def __init__(self, layers: list[LocalInhibition]) -> None:
+        self.layers = layers
+
+    def after_optimizer_step(self, context: "StepContext") -> None:
+        layers, first = self.layers, self.layers[0]
+        if any(layer.has_uninitialized_params() for layer in layers):
+            return
+        update, identity = (torch.rand(2, generator=context.generator)
+                            < torch.tensor([first.p_update, first.p_eye])).tolist()
+        if not update:
+            return
+        if identity:
+            for layer in layers:
+                layer.set_map(None, None)
+            return
+        if any(layer.calibration == "paper" for layer in layers):
+            moments = calibration_moments(context.model, layers, context.sample_images(first.calibration_batch))
+        for index, layer in enumerate(layers):
+            if layer.calibration == "paper":
+                layer.set_map(*moments[index].means())
+            else:
+                layer.set_map(layer.running_mean, layer.running_outer)
+
+
+def calibration_hooks(model: nn.Module) -> list[InhibitionCalibration]:
+    """The training hook that calibrates ``model``'s LI layers (none without one), in ``model.modules()`` order."""
+    layers = [m for m in model.modules() if isinstance(m, LocalInhibition)]
+    return [InhibitionCalibration(layers)] if layers else []
 
 
 @contextmanager

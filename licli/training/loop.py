@@ -35,6 +35,7 @@ from licli.io import atomic_write_bytes, atomic_write_json
 from licli.models import MechanismSpec, ModelSpec, build_model
 from licli.objectives import REGULARIZERS
 from licli.objectives.enhancement import enhanced_objective
+from licli.mechanisms import training_hooks
 from licli.registry import pick
 from licli.runtime import (autocast, cuda_rng_state, in_memory_format, precision_scope, restore_cuda_rng_state,
                            to_device_async)
@@ -279,7 +280,7 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
         if state_dir is None:
             raise LicliError("resume needs the run folder of the interrupted run", "pass it to --resume")
         start_epoch, history = _load_state(state_dir, model, optimizer, generator, config, device)
-    after_step = _hooks([*model.modules(), *observers], "after_optimizer_step")
+    after_step = _hooks([*training_hooks(model), *model.modules(), *observers], "after_optimizer_step")
     statistics = _hooks([*model.modules(), *observers], "epoch_statistics")
     steps = -(-len(train_split) // config.batch_size)
     last_epoch = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)

@@ -64,8 +64,9 @@ def test_merge_refuses_an_incomplete_set_of_shards(runner, checkpoint, tmp_path)
 def test_bad_shards_are_refused(text):
     from licli.errors import LicliError
 
-    with pytest.raises(LicliError, match="--shard"):
+    with pytest.raises(LicliError, match="^shard ") as error:
         Shard.parse(text)
+    assert error.value.field == "shard"  # the CLI names it --shard
 
 
 def test_the_seed_of_a_batch_is_its_global_position(monkeypatch):

@@ -138,7 +138,7 @@ CORPUS = [
     (["train", "--model-options", "[1]"], "--model-options must be a JSON object"),
     (["evaluate", "oracle", "--pool", "0"], "--pool must be ≥ 1 (got 0)"),
     (["evaluate", "oracle", "--li-calibration", "nope"], "unknown LI calibration 'nope'"),
-    (["evaluate", "oracle", "--seeds", f"0,{2**40}"], "--seed must be an integer in [0, 4294967295]"),
+    (["evaluate", "oracle", "--seeds", f"0,{2**40}"], "--seeds must be an integer in [0, 4294967295]"),
     (["attack", "-c", "{mlp}", "--seed", str(2**70)], "--seed must be an integer"),
     # config files
     (["train", "--config", "{inputs}/lr-string.toml"], "lr in the config file must be a number (got str '0.05')"),
@@ -146,7 +146,7 @@ CORPUS = [
     (["train", "--config", "{inputs}/options-string.toml"], "model_options in the config file must be a table"),
     (["train", "--config", "{inputs}/epochs-bool.toml"], "epochs in the config file must be an integer (got bool"),
     (["train", "--config", "{inputs}/broken.toml"], "is not valid TOML"),
-    (["train", "--config", "{inputs}/unknown.toml"], "unknown key(s) in config file: learning_rate"),
+    (["train", "--config", "{inputs}/unknown.toml"], "unknown key 'learning_rate' in config file"),
     (["train", "--config", "{inputs}"], "cannot read config file"),
     (["train", "--config", "{inputs}/missing.toml"], "not found"),
     # run names and output places

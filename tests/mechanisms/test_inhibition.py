@@ -6,9 +6,12 @@ from torch import nn
 
 from licli.data import Split
 from licli.errors import LicliError
+from licli.mechanisms import training_hooks
 from licli.mechanisms.correlation import CORRELATIONS, correlation_map
 from licli.mechanisms.inhibition import LocalInhibition, proportional_inhibition, weighted_inhibition
 from licli.hooks import StepContext
+from licli.training.config import TrainConfig
+from licli.training.loop import train
 
 
 def test_identity_map_leaves_activations_unchanged():
@@ -95,9 +98,8 @@ def _context(model: nn.Module, seed: int = 0) -> StepContext:
 
 
 def _step(model: nn.Module, context: StepContext) -> None:
-    for module in model.modules():
-        if hasattr(module, "after_optimizer_step"):
-            module.after_optimizer_step(context)
+    for hook in training_hooks(model):
+        hook.after_optimizer_step(context)
 
 
 @pytest.mark.parametrize("kind", sorted(CORRELATIONS))
@@ -228,7 +230,7 @@ def test_mixed_calibrations_switch_off_every_layer_during_the_calibration_pass()
     online.correlation_map.fill_(1.0)  # would change the second layer's input if it inhibited
     context = _context(model)
     replay = torch.Generator().set_state(context.generator.get_state())
-    online.after_optimizer_step(context)
+    _step(model, context)
     torch.rand(2, generator=replay)
     images = StepContext(model, 0, 0, context.train, replay).sample_images(16)
     with torch.no_grad():
@@ -279,3 +281,56 @@ def test_identity_maps_scores_without_inhibition_and_keeps_the_calibrated_maps()
         assert layers == 2 and torch.allclose(model(x), plain)
     assert torch.equal(model[3].correlation_map, torch.full((6, 6), 0.5))
     assert not torch.allclose(model(x), plain)
+
+
+class _LayerCalibration:
+    """The calibration as the LI layer ran it before it moved into ``InhibitionCalibration`` (a verbatim copy of
+    ``LocalInhibition.after_optimizer_step``, called from the first LI layer's place in ``model.modules()``)."""
+
+    def __init__(self, layer: LocalInhibition) -> None:
+        self.layer = layer
+
+    def after_optimizer_step(self, context: StepContext) -> None:
+        from licli.mechanisms.inhibition import calibration_moments
+
+        self = self.layer
+        layers = [m for m in context.model.modules() if isinstance(m, LocalInhibition)]
+        if layers[0] is not self or any(layer.has_uninitialized_params() for layer in layers):
+            return
+        update, identity = (torch.rand(2, generator=context.generator)
+                            < torch.tensor([self.p_update, self.p_eye])).tolist()
+        if not update:
+            return
+        if identity:
+            for layer in layers:
+                layer.set_map(None, None)
+            return
+        if any(layer.calibration == "paper" for layer in layers):
+            moments = calibration_moments(context.model, layers, context.sample_images(self.calibration_batch))
+        for index, layer in enumerate(layers):
+            if layer.calibration == "paper":
+                layer.set_map(*moments[index].means())
+            else:
+                layer.set_map(layer.running_mean, layer.running_outer)
+
+
+@pytest.mark.parametrize("params", [{"p_update": 0.5, "p_eye": 0.3, "calibration_batch": 16},
+                                    {"calibration": "online", "p_update": 0.5, "p_eye": 0.3}])
+def test_calibration_hook_trains_bit_identically_to_the_layer_hook(params, monkeypatch):
+    """Training with the model-wide hook gives the weights, maps and history of the former per-layer hook."""
+    from tests.conftest import tiny_dataset
+
+    import licli.training.loop
+
+    data = tiny_dataset(n_train=96, n_test=16, size=4)
+    config = TrainConfig(model="mlp", dataset="mnist-mini", epochs=2, batch_size=8, lr=0.1, seed=3)
+    runs = []
+    for hooks in (training_hooks, lambda model: [_LayerCalibration(model[3])]):
+        monkeypatch.setattr(licli.training.loop, "training_hooks", hooks)
+        model = _model(**params)
+        history = train(model, data, config, device=torch.device("cpu"))
+        runs.append((model.state_dict(), history.drop(columns=["seconds", "images_per_second"])))
+    (new, new_history), (old, old_history) = runs
+    assert new.keys() == old.keys() and all(torch.equal(new[key], old[key]) for key in new)
+    assert new_history.equals(old_history)
+    assert not torch.equal(new["3.correlation_map"], torch.eye(6))  # calibration did run
