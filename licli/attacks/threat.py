@@ -16,6 +16,7 @@ from fractions import Fraction
 import torch
 
 from licli.errors import LicliError
+from licli.parsing import comma_list
 
 NORMS = ("linf", "l2")
 
@@ -63,10 +64,10 @@ def parse_budget(text: str | float, flag: str = "--eps") -> float:
 
 def parse_budgets(text: str, flag: str = "--eps-sweep") -> list[float]:
     """A comma-separated list of budgets, e.g. ``0,1/255,2/255,inf``."""
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
+    budgets = comma_list(text, flag, lambda part: parse_budget(part, flag))
+    if not budgets:
         raise LicliError(f"{flag} is empty", "write e.g. 0,2/255,8/255,inf")
-    return [parse_budget(part, flag) for part in parts]
+    return list(budgets)
 
 
 def perturbation_norms(delta: torch.Tensor, norm: str) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
+from licli.cli.choices import DatasetName, Fisher, ParameterSet, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -19,16 +20,17 @@ from licli.reporting.console import show_result
 def evaluate_fisher_rao(
     options: RunOptions,
     sources: list[ModelSource],
-    fisher: str = typer.Option("empirical", help="empirical (y = label) or model (y sampled from the softmax)."),
-    params: str = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
+    fisher: Fisher = typer.Option("empirical", help="empirical (y = label) or model (y sampled from the softmax)."),
+    params: ParameterSet = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
     n: int = typer.Option(1000, help="Number of images."),
     seed: int = typer.Option(0, help="Seed for the labels sampled with --fisher model."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(250, help="Batch size of the forward-mode pass."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fisher-Rao norm ‖θ‖²_fr = E[(θ·∇θℓ)²] with its standard error, by forward-mode AD (NormOut §1.4.1)."""
+    fisher, params, dataset, split = value(fisher), value(params), value(dataset), value(split)
     settings = fisher_rao.FisherRaoConfig(fisher=fisher, params=params, n=n, split=split, batch_size=batch_size,
                                           seed=seed)
     run_path, result = run_per_model("fisher-rao", sources, options, dataset=dataset, settings=settings, seed=seed,

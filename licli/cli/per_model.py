@@ -15,8 +15,8 @@ from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
 from licli.models.sources import ModelSource, check_fits, load_models
-from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
+from licli.runs import Run
 
 
 class Evaluation(Protocol):
@@ -26,18 +26,18 @@ class Evaluation(Protocol):
 
 
 def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: str | None, device: torch.device,
-                  run: RunFolder, evaluation: Callable[[nn.Module, Dataset], pd.DataFrame]
+                  run: Run, evaluation: Callable[[nn.Module, Dataset], pd.DataFrame]
                   ) -> tuple[Dataset, pd.DataFrame]:
     """Load every model (hashing its files into the manifest), apply ``evaluation(model, data)`` to each,
     and return the dataset and the results stacked with a leading ``model`` column."""
     models = load_models(sources, device)
     data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
-    run.record_dataset(data.files)
+    run.record_dataset(data)
     for loaded in models:
         check_fits(loaded, data)
     frames = []
     for loaded in models:
-        run.record_model(loaded.label, loaded.files)
+        run.record_model(loaded)
         frames.append(evaluation(loaded.model, data).assign(model=loaded.label))
     result = pd.concat(frames, ignore_index=True)
     return data, result[["model", *[c for c in result.columns if c != "model"]]]
@@ -63,5 +63,5 @@ def run_per_model(command: str, sources: list[ModelSource], options: RunOptions,
         _, result = evaluate_each(sources, dataset=dataset, data_dir=options.data_dir, device=device, run=run,
                                   evaluation=lambda net, data: evaluation(net, data, device=device, config=settings))
         run.write_csv(csv, result)
-        write_summary(run, with_identities(summary_rows(result), run.manifest))
+        write_summary(run, with_identities(summary_rows(result), run.models))
     return run.path, result

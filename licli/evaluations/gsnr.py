@@ -20,10 +20,10 @@ parameters with zero variance get r = NaN and are counted, not summarised.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -35,6 +35,9 @@ from licli.data import Dataset, Split, batches
 from licli.errors import LicliError
 from licli.reporting.summary import setting
 from licli.training import StepContext
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -261,8 +264,8 @@ class GSNRTracker:
     def frame(self) -> pd.DataFrame:
         return pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame()
 
-    def plot(self, path: str | os.PathLike, *, title: str) -> None:
+    def plot(self, *, title: str) -> Figure | None:
+        """The tracks as a figure (None before the first record)."""
         from licli.reporting.plots import gsnr_tracks
 
-        if self.frames:
-            gsnr_tracks(self.frame(), path, title=title)
+        return gsnr_tracks(self.frame(), title=title) if self.frames else None
