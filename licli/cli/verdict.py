@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from licli.attacks import parse_budgets
+from licli.attacks import ATTACKS, parse_budgets
 from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, recorded_run
 from licli.cli.choices import DatasetName, Decision, Norm, value
@@ -74,14 +74,16 @@ def verdict_command(
     seeds: int = typer.Option(3, help="With --train-config: seeds per side (seed, seed+1, …)."),
     norm: Norm = typer.Option("linf", case_sensitive=False, help="Threat norm (also Linf, L2)."),
     eps: str = typer.Option(None, help="Comma-separated budgets (default: MNIST 0.1,0.3; CIFAR-10 8/255, L∞)."),
-    attacks: str = typer.Option("pgd,apgd-ce,square", help="The battery: white-box and black-box attacks."),
+    attacks: str = typer.Option("pgd,apgd-ce,square", help="The battery: white-box and black-box attacks, "
+                                f"comma-separated, from: {', '.join(ATTACKS)}."),
     autoattack: bool = typer.Option(False, "--autoattack", help="Add the standard AutoAttack ensemble."),
     steps: int = typer.Option(10, help="PGD/APGD iterations (step 2.5·ε/steps)."),
     n_queries: int = typer.Option(5000, help="Queries of the Square attack."),
     n: int = typer.Option(1000, help="Attack the first N test images."),
     margin: float = typer.Option(0.03, help="Differences below this (robust accuracy) count as none."),
     alpha: float = typer.Option(0.05, help="Error rate of the tests (Holm over ε); intervals at 1 − alpha."),
-    masking_checks: str = typer.Option("all", help="Masking checks to run: all, none, or comma-separated names."),
+    masking_checks: str = typer.Option("all", help="Masking checks to run: all, none, or comma-separated names "
+                                       f"from: {', '.join(MASKING_CHECKS)}."),
     eot: int = typer.Option(0, help="0: stochastic mechanisms in eval mode. k>0: EOT over k draws."),
     dataset: DatasetName = typer.Option(None, help="Dataset (default: the checkpoints' or recipes')."),
     batch_size: int = typer.Option(250, help="Images per attack batch."),
