@@ -28,7 +28,7 @@ class Evaluation(Protocol):
 def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: str | None, device: torch.device,
                   run: Run, evaluation: Callable[[nn.Module, Dataset], pd.DataFrame]
                   ) -> tuple[Dataset, pd.DataFrame]:
-    """Load every model (hashing its files into the manifest), apply ``evaluation(model, data)`` to each,
+    """Load every model (recording it and the dataset in the run), apply ``evaluation(model, data)`` to each,
     and return the dataset and the results stacked with a leading ``model`` column."""
     models = load_models(sources, device)
     data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)

@@ -3,8 +3,9 @@
 A ``ModelSource`` is either a licli checkpoint (written by ``licli train`` or ``licli import``) or a
 foreign model: a torchvision architecture or the user's own class (``licli.models.foreign``) with
 optional weights from a safetensors file or a plain PyTorch state dict. Whatever the source, the
-loaded model takes images in [0, 1], is in eval mode on the device, and ``LoadedModel.files`` names
-every file it was built from so the run's manifest records their sha256.
+loaded model takes images in [0, 1], is in eval mode on the device, ``LoadedModel.files`` names every
+file it was built from and ``LoadedModel.hashes`` their sha256, computed once while loading (checking) them;
+``licli.runs.Run.record_model`` records both without reading the files again.
 """
 
 from __future__ import annotations
