@@ -137,7 +137,7 @@ CORPUS = [
     (_mlp_train("--model-options", '{"hidden": -3}'), "bad options for model 'mlp'"),
     (["train", "--model-options", "[1]"], "--model-options must be a JSON object"),
     (["evaluate", "oracle", "--pool", "0"], "--pool must be ≥ 1 (got 0)"),
-    (["evaluate", "oracle", "--li-calibration", "nope"], "unknown LI calibration 'nope'"),
+    (["evaluate", "oracle", "--li-calibration", "nope"], "Invalid value for '--li-calibration'"),
     (["evaluate", "oracle", "--seeds", f"0,{2**40}"], "--seed must be an integer in [0, 4294967295]"),
     (["attack", "-c", "{mlp}", "--seed", str(2**70)], "--seed must be an integer"),
     # config files
