@@ -11,6 +11,7 @@ checkpoint (a bare file name, never a path), and its sha256 must be recorded and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from safetensors.torch import load_file, save
 from torch.nn.parameter import is_lazy
 
 from licli.errors import LicliError
-from licli.io import atomic_write_bytes, atomic_write_json
+from licli.io import atomic_write_bytes, to_json
 from licli.models import ModelSpec, build_model
 from licli.models.foreign import ForeignSpec, build_foreign
 from licli.registry import pick
@@ -41,6 +42,12 @@ class Checkpoint:
     weights: Path
     metadata: Path
     meta: dict[str, Any]
+    metadata_sha256: str
+    """The sha256 of the metadata file as written or read (the weights' is ``meta["weights_sha256"]``, checked)."""
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.meta["weights_sha256"]
 
     @property
     def spec(self) -> ModelSpec:
@@ -76,10 +83,11 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, spec: ModelSpec | 
     blob = save(state, metadata={"format": FORMAT})
     atomic_write_bytes(weights, blob)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "licli_version": __version__,
-            "weights_file": weights.name, "weights_sha256": sha256_file(weights),
+            "weights_file": weights.name, "weights_sha256": hashlib.sha256(blob).hexdigest(),
             "model": spec.to_dict(), **(extra or {})}
-    atomic_write_json(metadata, meta)
-    return Checkpoint(weights, metadata, meta)
+    text = to_json(meta).encode("utf-8")
+    atomic_write_bytes(metadata, text)
+    return Checkpoint(weights, metadata, meta, hashlib.sha256(text).hexdigest())
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -91,8 +99,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if not metadata.exists():
         raise LicliError(f"checkpoint metadata not found: {metadata} (expected beside {weights.name})",
                          "keep the .json written by `licli train` next to the weights, or use `licli import`")
+    text = metadata.read_bytes()
     try:
-        meta = json.loads(metadata.read_text())
+        meta = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LicliError(f"checkpoint metadata {metadata} is not valid JSON ({error})",
                          "restore the file from the run folder or retrain") from None
@@ -104,7 +113,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise LicliError(f"checkpoint weights {weights} do not match their metadata (sha256 {actual[:12]}… "
                          f"expected {str(meta.get('weights_sha256'))[:12]}…): the file is corrupt, truncated or replaced",
                          "restore the original file or retrain")
-    return Checkpoint(weights, metadata, meta)
+    return Checkpoint(weights, metadata, meta, hashlib.sha256(text).hexdigest())
 
 
 def load_state(weights: Path) -> dict[str, torch.Tensor]:

@@ -42,3 +42,9 @@ class CheckFailed(LicliError):
     """A check the user asked for failed: a regression, a masking check with --fail-on-masking (exit 1)."""
 
     exit_code = 1
+
+
+class Interrupted(LicliError):
+    """Ctrl-C (SIGINT) stopped the command; the message says what was kept and how to resume (exit 130)."""
+
+    exit_code = 130

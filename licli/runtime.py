@@ -1,4 +1,5 @@
-"""Where a run happens and what it records: device resolution, seeding, and the run manifest."""
+"""Where a run happens: device resolution, seeding, numerics, and the facts a run's manifest records
+(versions, git revision, device; ``licli.runs.Run`` writes them)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import os
 import platform
 import random
 import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -400,27 +399,3 @@ def restore_cuda_rng_state(device: torch.device, state: torch.Tensor | None, sav
         return False
     torch.cuda.set_rng_state(state, device)
     return True
-
-
-def base_manifest(command: str, config: Any, device: torch.device, seed: int | None,
-                  argv: list[str] | None = None) -> dict[str, Any]:
-    """The manifest fields known when a run starts; the run folder adds files, hashes and end time.
-
-    ``argv`` defaults to ``sys.argv``.
-    """
-    from dataclasses import asdict, is_dataclass
-
-    return {
-        "command": command,
-        "argv": list(sys.argv if argv is None else argv),
-        "config": asdict(config) if is_dataclass(config) else config,
-        "seed": seed,
-        "versions": package_versions(),
-        "git": git_revision(),
-        "device": device_info(device),
-        "numerics": numerics(),
-        "cpu_allocator": CPU_ALLOCATOR,
-        "memory_format": memory_format_name(device),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "started_unix": time.time(),
-    }

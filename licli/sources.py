@@ -3,12 +3,14 @@
 A ``ModelSource`` is either a licli checkpoint (written by ``licli train`` or ``licli import``) or a
 foreign model: a torchvision architecture or the user's own class (``licli.models.foreign``) with
 optional weights from a safetensors file or a plain PyTorch state dict. Whatever the source, the
-loaded model takes images in [0, 1], is in eval mode on the device, and ``LoadedModel.files`` names
-every file it was built from so the run's manifest records their sha256.
+loaded model takes images in [0, 1], is in eval mode on the device, ``LoadedModel.files`` names every
+file it was built from and ``LoadedModel.hashes`` their sha256, computed once while loading (checking) them;
+``licli.runs.Run.record_model`` records both without reading the files again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -79,7 +81,9 @@ class LoadedModel:
     """Short name for tables and plots (unique among the models of one run)."""
     meta: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
-    """Role → path of every file the model was built from (hashed into the manifest)."""
+    """Role → path of every file the model was built from (recorded in the manifest)."""
+    hashes: dict[str, str] = field(default_factory=dict)
+    """Role → sha256 of each of ``files``, computed once while loading (checking) it."""
     dataset: str | None = None
     """The dataset the model was trained on, the default for evaluations."""
 
@@ -89,13 +93,15 @@ def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
     label = Path(checkpoint.weights).parent.name if checkpoint.weights.name == "model.safetensors" \
         else checkpoint.weights.stem
     files = {"weights": str(checkpoint.weights), "metadata": str(checkpoint.metadata)}
+    hashes = {"weights": checkpoint.weights_sha256, "metadata": checkpoint.metadata_sha256}
     if checkpoint.meta["model"].get("kind") == "foreign":
         foreign = ForeignSpec.from_dict(checkpoint.meta["model"])
-        if foreign.kind == "definition":
+        if foreign.kind == "definition":  # built only after its pinned sha256 matched (``build_definition``)
             files["definition"] = str(checkpoint.metadata.parent / foreign.definition[0].name)
+            hashes["definition"] = foreign.definition_sha256
     if isinstance(model, ForeignModel):
         check_logits(model, device, label)
-    return LoadedModel(model=model, label=label, meta=checkpoint.meta, files=files,
+    return LoadedModel(model=model, label=label, meta=checkpoint.meta, files=files, hashes=hashes,
                        dataset=checkpoint.meta.get("dataset"))
 
 
@@ -116,7 +122,8 @@ def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
     model = model.to(device).eval()
     check_logits(model, device, label)
     meta = {"model": spec.to_dict(), "weights": source.weights, "renames": [list(pair) for pair in source.renames]}
-    return LoadedModel(model=model, label=label, meta=meta, files=files)
+    return LoadedModel(model=model, label=label, meta=meta, files=files,
+                       hashes={role: sha256_file(path) for role, path in files.items()})
 
 
 SOURCE_KINDS: dict[str, Callable[[ModelSource, torch.device], LoadedModel]] = {
@@ -183,18 +190,18 @@ def import_model(source: ModelSource, out: str | Path, dataset: str | None = Non
     weights, metadata = checkpoint_paths(out)
     written: list[Path] = []
     new_folders = missing_folders(weights.parent)
-    imported_from: dict[str, Any] = {
-        "weights": source.weights, "weights_sha256": sha256_file(source.weights) if source.weights else None,
-        "renames": [list(pair) for pair in source.renames]}
     try:
         loaded = load_model(source, torch.device("cpu"))
+        imported_from: dict[str, Any] = {"weights": source.weights, "weights_sha256": loaded.hashes.get("weights"),
+                                         "renames": [list(pair) for pair in source.renames]}
         stored = spec
         if spec.kind == "definition":
             original, name = spec.definition
             copy = definition_path(weights)
             written.append(copy)
-            atomic_write_bytes(copy, original.read_bytes())
-            stored = replace(spec, target=f"{copy.name}:{name}", definition_sha256=sha256_file(copy))
+            text = original.read_bytes()
+            atomic_write_bytes(copy, text)
+            stored = replace(spec, target=f"{copy.name}:{name}", definition_sha256=hashlib.sha256(text).hexdigest())
             imported_from.update(definition=str(original), definition_sha256=stored.definition_sha256)
         written += [weights, metadata]
         checkpoint = save_checkpoint(weights, loaded.model, stored,

@@ -42,6 +42,17 @@ def _default(param) -> str:
     return f"`{default}`"
 
 
+def _help_with_choices(param) -> str:
+    """The option's help, followed by its choices when it takes one of a fixed set (a typed choice)."""
+    text = getattr(param, "help", None) or ""
+    kind = getattr(param, "type_descriptor", None) or getattr(param, "type", None)  # typer ≥ 0.26 / click
+    choices = getattr(kind, "choices", None)
+    if not choices:
+        return text
+    names = [getattr(choice, "value", choice) for choice in choices]
+    return f"{text} One of: {', '.join(map(str, names))}.".strip()
+
+
 def _name(param) -> str:
     if param.param_type_name == "argument":
         return f"`{param.name.upper()}` (argument)"
@@ -80,7 +91,7 @@ def render() -> str:
                   if not getattr(param, "hidden", False) and param.name not in {"install_completion", "show_completion"}]
         if params:
             out += ["| argument / option | default | help |", "| --- | --- | --- |"]
-            out += [f"| {_name(param)} | {_cell(_default(param))} | {_cell(getattr(param, 'help', None) or '')} |"
+            out += [f"| {_name(param)} | {_cell(_default(param))} | {_cell(_help_with_choices(param))} |"
                     for param in params]
             out += [""]
     return "\n".join(out).rstrip() + "\n"

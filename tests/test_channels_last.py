@@ -9,7 +9,8 @@ import torch
 from licli.errors import LicliError
 from licli.models import ModelSpec, build_model
 from licli.models.slots import MechanismSpec
-from licli.runtime import base_manifest, channels_last_for, in_memory_format
+from licli.runs import start_manifest
+from licli.runtime import channels_last_for, in_memory_format
 
 CPU = torch.device("cpu")
 MASK = MechanismSpec("gradient-mask", {"sigma": 2.0, "sets": 4, "quantile": 0.5})
@@ -53,11 +54,11 @@ def test_channels_last_equals_contiguous_within_fp32_rounding(name, monkeypatch)
 def test_the_default_is_channels_last_on_cuda_only_and_the_manifest_says_which(monkeypatch):
     monkeypatch.delenv("LICLI_CHANNELS_LAST", raising=False)
     assert not channels_last_for(CPU) and channels_last_for(torch.device("cuda", 0))
-    assert base_manifest("x", {}, CPU, 0)["memory_format"] == "contiguous"
+    assert start_manifest("x", {}, CPU, 0)["memory_format"] == "contiguous"
     monkeypatch.setenv("LICLI_CHANNELS_LAST", "0")
     assert not channels_last_for(torch.device("cuda", 0))
     monkeypatch.setenv("LICLI_CHANNELS_LAST", "1")
-    assert base_manifest("x", {}, CPU, 0)["memory_format"] == "channels_last"
+    assert start_manifest("x", {}, CPU, 0)["memory_format"] == "channels_last"
     monkeypatch.setenv("LICLI_CHANNELS_LAST", "yes")
     with pytest.raises(LicliError, match="LICLI_CHANNELS_LAST='yes' is neither 0 nor 1"):
         channels_last_for(CPU)

@@ -11,6 +11,7 @@ import torch
 from licli import runtime
 from licli.attacks.runner import AtPrecision, at_precision
 from licli.errors import LicliError
+from licli.runs import start_manifest
 
 CPU = torch.device("cpu")
 
@@ -45,7 +46,7 @@ def test_an_operation_without_a_deterministic_kernel_is_a_one_line_error():
 
 
 def test_manifest_records_numerics_and_cudnn():
-    manifest = runtime.base_manifest("test", {}, CPU, seed=0, argv=["licli"])
+    manifest = start_manifest("test", {}, CPU, seed=0, argv=["licli"])
     assert set(manifest["numerics"]) >= {"tf32_matmul", "cudnn_benchmark", "deterministic_algorithms",
                                          "cublas_workspace_config", "cudnn_version"}
     assert "cudnn" in manifest["device"]

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("licli.version", "licli.errors", "licli.registry", "licli.progress", "licli.statistics",
-                    "licli.host_syncs")),
+                    "licli.host_syncs", "licli.parsing")),
     ("contracts", ("licli.io", "licli.contract", "licli.runtime", "licli.config")),
     ("data", ("licli.data",)),
     ("hooks", ("licli.hooks",)),
@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("training", ("licli.training",)),
     ("attacks", ("licli.attacks",)),
     ("evaluations", ("licli.evaluations",)),
-    ("reporting", ("licli.reporting",)),
+    ("reporting", ("licli.reporting", "licli.runs")),
     ("workflows", ("licli.reproduction", "licli.sweep", "licli.demo", "licli.api")),
     ("cli", ("licli.cli", "licli.__main__", "licli")),
 )

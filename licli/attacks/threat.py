@@ -16,6 +16,7 @@ from fractions import Fraction
 import torch
 
 from licli.errors import LicliError
+from licli.parsing import comma_list
 
 NORMS = ("linf", "l2")
 
@@ -64,10 +65,10 @@ def parse_budget(text: str | float, field: str = "eps") -> float:
 
 def parse_budgets(text: str, field: str = "eps_sweep") -> list[float]:
     """A comma-separated list of budgets, e.g. ``0,1/255,2/255,inf``."""
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
+    budgets = comma_list(text, field, lambda part: parse_budget(part, field))
+    if not budgets:
         raise LicliError(f"{field} is empty", f"write e.g. {field}=0,2/255,8/255,inf", field=field)
-    return [parse_budget(part, field) for part in parts]
+    return list(budgets)
 
 
 def perturbation_norms(delta: torch.Tensor, norm: str) -> torch.Tensor:

@@ -25,12 +25,12 @@ from licli.version import __version__
 from licli.cli.config_file import FIELD_FLAGS
 from licli.cli.lazy import LazyGroup
 from licli.config import RunOptions
-from licli.errors import LicliError
+from licli.errors import Interrupted, LicliError
 from licli.reporting.console import error_line
-from licli.reporting.files import RunFolder, exact_run_path, new_run_path
-from licli.io import write_failure
-from licli.runtime import (base_manifest, deterministic_scope, nondeterminism_explained, out_of_memory_explained,
-                           precision_scope, resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
+from licli.reporting.files import exact_run_path, new_run_path
+from licli.runs import Run, earlier_attempts
+from licli.runtime import (deterministic_scope, nondeterminism_explained, out_of_memory_explained, precision_scope,
+                           resolve_device, seed_everything, tune_cpu_allocator_for, use_device)
 
 if TYPE_CHECKING:
     import torch
@@ -101,12 +101,6 @@ class LicliGroup(LazyGroup, TyperGroup):
         return code
 
 
-class Interrupted(LicliError):
-    """Ctrl-C (SIGINT) stopped the command; the message says what was kept and how to resume (exit 130)."""
-
-    exit_code = 130
-
-
 def _interrupted_line(message: str) -> None:
     sys.stderr.write(f"licli: interrupted: {message}\n")
     sys.stderr.flush()
@@ -150,41 +144,10 @@ def parse_json_option(text: str | None, flag: str) -> dict[str, Any] | None:
     return value
 
 
-def earlier_attempts(folder: Path) -> list[dict[str, Any]]:
-    """When, how long and how each earlier run in ``folder`` ended (a resumed run keeps its history)."""
-    try:
-        previous = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return []
-    if not isinstance(previous, dict):
-        return []
-    keys = ("started", "finished", "seconds", "status", "exit_code", "error")
-    return [*previous.get("earlier_attempts", []), {key: previous.get(key) for key in keys}]
-
-
-def holds_results(folder: Path) -> bool:
-    """Whether ``folder`` holds anything besides its manifest (results, or state to resume from)."""
-    return folder.is_dir() and any(entry.name != "manifest.json" for entry in folder.iterdir())
-
-
-def stop_interrupted(folder: RunFolder, resume: str | None) -> Interrupted:
-    """Record an interrupted run: a folder this run created that holds nothing is removed; otherwise its
-    manifest is marked ``interrupted``. Returns the error saying what was kept and how to resume."""
-    if folder.created and not holds_results(folder.path):
-        folder.remove()
-        return Interrupted("nothing was kept (the run had no results yet)")
-    if not folder.in_use:
-        return Interrupted("nothing was written")
-    folder.finish("interrupted", 130, "interrupted (SIGINT)")
-    if resume is not None:
-        return Interrupted(f"kept {folder.path}; resume with `{resume.format(path=folder.path)}`")
-    return Interrupted(f"kept the partial results in {folder.path} (manifest status: interrupted)")
-
-
 @contextmanager
 def recorded_run(command: str, config: Any, options: RunOptions, seed: int | None, path: Path | None = None,
-                 resume: str | None = None) -> Iterator[tuple[torch.device, RunFolder]]:
-    """Resolve the device, seed, and open the run folder whose manifest is written when the block ends.
+                 resume: str | None = None) -> Iterator[tuple[torch.device, Run]]:
+    """Resolve the device, seed, and start the ``Run`` (``licli.runs``) whose manifest is written when the block ends.
 
     ``path`` reuses an existing run folder (``licli train --resume``); otherwise a new one is created
     exclusively (or, with ``--run-dir``, exactly there). ``resume`` is the command that continues an interrupted
@@ -199,35 +162,12 @@ def recorded_run(command: str, config: Any, options: RunOptions, seed: int | Non
     with deterministic_scope(options.deterministic), precision_scope("fp32", device):  # commands may raise it
         if seed is not None:
             seed_everything(seed)
-        manifest = base_manifest(command, config, device, seed, argv=INVOCATION.get())
-        manifest["run_options"] = asdict(options)
+        details: dict[str, Any] = {"run_options": asdict(options)}
         if path is not None:
-            manifest["earlier_attempts"] = earlier_attempts(path)
+            details["earlier_attempts"] = earlier_attempts(path)
         if path is None and options.run_dir:
             path = exact_run_path(options.run_dir, options.force)  # an exact folder (sweeps): reused, never suffixed
-        folder = RunFolder(path or new_run_path(options.out, command, options.name), manifest, new=path is None)
-        with _finished(folder, resume), nondeterminism_explained(), out_of_memory_explained():
-            yield device, folder
-
-
-@contextmanager
-def _finished(folder: RunFolder, resume: str | None) -> Iterator[None]:
-    """Write the manifest with how the block ended: a bad-input error removes a folder it created, an
-    interrupt says what was kept (``stop_interrupted``), a full disk becomes one line (``write_failure``)."""
-    try:
-        yield
-        folder.finish("ok", 0)
-    except KeyboardInterrupt:
-        raise stop_interrupted(folder, resume) from None
-    except BaseException as error:
-        failure = write_failure(error, folder.path) if isinstance(error, OSError) else error
-        if isinstance(failure, LicliError) and failure.exit_code == 2 and folder.created:
-            folder.remove()
-        elif folder.in_use:
-            if isinstance(failure, LicliError):
-                folder.finish("failed", failure.exit_code, str(failure))
-            else:
-                folder.finish("failed", 3, f"{type(failure).__name__}: {failure}")
-        if failure is error:
-            raise
-        raise failure from None
+        run = Run(path or new_run_path(options.out, command, options.name), command, config=config, seed=seed,
+                  device=device, argv=INVOCATION.get(), new=path is None, details=details)
+        with run.ended(resume), nondeterminism_explained(), out_of_memory_explained():
+            yield device, run

@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import typer
 
-from licli.attacks import ATTACKS, BACKENDS, parse_budget, parse_budgets
+from licli.attacks import ATTACKS, parse_budget, parse_budgets
 from licli.attacks.runner import at_precision
 from licli.cli.app import app, recorded_run
+from licli.cli.choices import AttackBackend, DatasetName, Norm, Precision, Subset, TargetRule, value
 from licli.cli.config_file import field_flags
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
@@ -18,12 +19,13 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, Shard, evaluate_robustness,
                                           robustness_table, summary_rows)
+from licli.parsing import comma_list
 from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
 from licli.reporting.tables import frame_json, frame_table
-from licli.runtime import PRECISIONS, check_precision, first_batch_size, largest_batch_that_fits, parse_batch_size, precision_scope
+from licli.runtime import check_precision, first_batch_size, largest_batch_that_fits, parse_batch_size, precision_scope
 
 DEFAULT_BATCH_SIZE = 250
 
@@ -61,10 +63,6 @@ class AttackConfig:
         check_precision(self.precision)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
 @app.command("attack")
 @field_flags(eot_samples="eot", target_rule="targets")
 @with_model_sources
@@ -73,29 +71,29 @@ def attack(
     options: RunOptions,
     sources: list[ModelSource],
     attacks: str = typer.Option("fgsm,pgd,pgd-t,square", help=f"Comma-separated, from: {', '.join(ATTACKS)}."),
-    norm: str = typer.Option("linf", help="linf or l2 (also Linf, L2)."),
+    norm: Norm = typer.Option("linf", case_sensitive=False, help="Threat norm (also RobustBench's Linf, L2)."),
     eps: str = typer.Option("8/255", help="Budget ε in pixel units of [0, 1] images (fractions allowed; "
                                           "a budget reaching every image must be written inf)."),
     steps: int = typer.Option(10, help="Iterations of PGD / APGD / FAB."),
     step_size: str = typer.Option("3/255", help="PGD step (clamped to ε)."),
     n_queries: int = typer.Option(5000, help="Queries of the Square attack."),
     random_start: bool = typer.Option(True, "--random-start/--no-random-start", help="PGD starts at a random point."),
-    targets: str = typer.Option("random", help="Targets of pgd-t: random (seeded) or least-likely."),
+    targets: TargetRule = typer.Option("random", help="Targets of pgd-t: random (seeded) or least-likely."),
     n: int = typer.Option(None, help="Attack the first N selected test images (default: all)."),
-    subset: str = typer.Option("all", help="all, or correct (only images the model classifies correctly)."),
+    subset: Subset = typer.Option("all", help="all, or correct (only images the model classifies correctly)."),
     common_correct: bool = typer.Option(False, "--common-correct",
                                         help="Attack only images every given model classifies correctly."),
     eps_sweep: str = typer.Option(None, help="Comma-separated budgets, e.g. 0,1/255,2/255,8/255,inf (CSV + PNG)."),
     eot: int = typer.Option(0, help="0: stochastic mechanisms in eval mode. k>0: mechanisms active, EOT over k draws."),
     masking_check: bool = typer.Option(False, "--masking-check", help="Run the gradient-masking red-flag checks."),
     fail_on_masking: bool = typer.Option(False, "--fail-on-masking", help="Exit 1 if a masking check fails."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
     batch_size: str = typer.Option(str(DEFAULT_BATCH_SIZE), help="Images per attack batch, or auto: all images at "
                                    "once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
-    backend: str = typer.Option("native", help=f"FGSM/PGD implementation: {', '.join(BACKENDS)} (the reference; "
-                                "bit-identical, slower on CUDA)."),
-    precision: str = typer.Option("fp32", help=f"Forward precision of the attacked models: {', '.join(PRECISIONS)} "
-                                  "(see docs/performance.md)."),
+    backend: AttackBackend = typer.Option("native", help="FGSM/PGD implementation (cleverhans is the reference; "
+                                          "bit-identical, slower on CUDA)."),
+    precision: Precision = typer.Option("fp32", help="Forward precision of the attacked models "
+                                        "(see docs/performance.md)."),
     seed: int = typer.Option(0, help="Seed of random starts and random targets (drawn per image: the same for "
                              "any --batch-size and --shard) and of Square/APGD/FAB (per batch: a batch starting at "
                              "image p of the selection uses seed + p)."),
@@ -104,8 +102,10 @@ def attack(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Robust accuracy of one or more models under attack, like NormOut Table 3.4 (rows = models)."""
+    norm, targets, subset, dataset = value(norm), value(targets), value(subset), value(dataset)
+    backend, precision = value(backend), value(precision)
     fixed_batch_size = parse_batch_size(batch_size)
-    settings = AttackSettings(attacks=_names(attacks), norm=norm, eps=parse_budget(eps),
+    settings = AttackSettings(attacks=comma_list(attacks), norm=norm, eps=parse_budget(eps),
                               steps=steps, step_size=parse_budget(step_size, "step_size"), n_queries=n_queries,
                               random_start=random_start, target_rule=targets, batch_size=fixed_batch_size or
                               DEFAULT_BATCH_SIZE, seed=seed, eot_samples=eot, backend=backend)
@@ -114,13 +114,13 @@ def attack(
                           Shard.parse(shard), precision, fixed_batch_size is None)
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run), \
             precision_scope(precision, torch_device) as numerics:
-        run.manifest["numerics"] = numerics
+        run.note("numerics", numerics)
         loaded = load_models(sources, torch_device)
         data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
-        run.record_dataset(data.files)
+        run.record_dataset(data)
         for item in loaded:
             check_fits(item, data)
-            run.record_model(item.label, item.files)
+            run.record_model(item)
         test = data.test.to(torch_device)
         models = {item.label: at_precision(item.model, precision) for item in loaded}
         progress = PartProgress()
@@ -131,21 +131,21 @@ def attack(
             first_batch_size(torch_device, n or len(test), DEFAULT_BATCH_SIZE) if fixed_batch_size is None
             else settings.batch_size, back_off=fixed_batch_size is None)
         settings = replace(settings, batch_size=used)
-        run.manifest["attack"] = {
+        record = {
             "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps, "eps_values": config.eps_sweep or [settings.eps],
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
-            "common_correct": result.common_correct, "split_size": len(test), "batch_size": used}
+            "common_correct": result.common_correct, "split_size": len(test), "batch_size": used,
+            "degeneracy": {label: v.to_dict() for label, v in result.degeneracy.items()}}
         run.write_csv("samples.csv", result.samples)
         run.write_csv("attacks.csv", result.summary)
-        run.manifest["attack"]["degeneracy"] = {label: v.to_dict() for label, v in result.degeneracy.items()}
         rows = summary_rows(result.summary, result.degeneracy)
         if config.shard.count > 1:  # a shard's numbers are partial: never mistaken for the whole run's
-            run.manifest["attack"]["shard"] = [config.shard.index, config.shard.count]
+            record["shard"] = [config.shard.index, config.shard.count]
             rows["setting"] += f";shard={config.shard.index}/{config.shard.count}"
-        write_summary(run, with_identities(rows, run.manifest))
+        run.note("attack", record)
+        write_summary(run, with_identities(rows, run.models))
         if config.eps_sweep:
-            robustness_curve(result.summary, run.file("sweep.png"), title=f"{data.name} · {norm}")
-            run.manifest["files"]["sweep.png"] = {}
+            run.save_figure("sweep.png", robustness_curve(result.summary, title=f"{data.name} · {norm}"))
         masking = pd.DataFrame()
         if masking_check:
             masking = pd.concat([masking_report(models[label], test.images[chosen], test.labels[chosen], chosen,

@@ -11,7 +11,7 @@ from licli.config import RunOptions
 from licli.demo import demo_config, demo_summary, run_demo
 from licli.reporting.console import EpochProgress, stdout
 from licli.io import to_json
-from licli.reporting.summary import checkpoint_identity, write_summary
+from licli.reporting.summary import meta_identity, write_summary
 from licli.reporting.tables import frame_table
 
 SHORT_NAMES = {"clean_accuracy": "clean", "robust_accuracy": "robust", "attack_success_rate": "success_rate",
@@ -35,11 +35,11 @@ def demo(
     config = demo_config(seed=seed, epochs=epochs)
     with recorded_run("demo", config, options, config.seed) as (torch_device, run):
         result = run_demo(config, device=torch_device, progress=EpochProgress())
-        run.record_dataset(result.data.files)
+        run.record_dataset(result.data)
         checkpoint = write_trained_model(run, result.model, result.spec, result.history, config)
         for evaluation, frame in result.evaluations.items():
             run.write_csv(f"{evaluation}.csv", frame)
-        write_summary(run, demo_summary(result.evaluations, checkpoint_identity(checkpoint.metadata)))
+        write_summary(run, demo_summary(result.evaluations, meta_identity(checkpoint.meta)))
     console = stdout()
     if json_output:
         console.print_json(to_json({

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.choices import DatasetName, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
@@ -29,12 +30,13 @@ class AccuracyConfig:
 def evaluate_accuracy(
     options: RunOptions,
     sources: list[ModelSource],
-    dataset: str = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(1000, min=1, help="Evaluation batch size."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Report clean accuracy and mean cross-entropy of one or more models on a dataset split."""
+    dataset, split = value(dataset), value(split)
     config = AccuracyConfig([s.describe() for s in sources], dataset, split, batch_size)
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
         _, result = evaluate_each(

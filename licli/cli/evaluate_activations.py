@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
+from licli.cli.choices import DatasetName, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -20,12 +21,13 @@ def evaluate_activations(
     options: RunOptions,
     sources: list[ModelSource],
     n: int = typer.Option(1000, help="Number of images."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(500, help="Batch size."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Mean, max, standard deviation, variance and sparsity of each slot's output (eval mode)."""
+    dataset, split = value(dataset), value(split)
     settings = activations.ActivationConfig(n=n, split=split, batch_size=batch_size)
     run_path, result = run_per_model("activations", sources, options, dataset=dataset, settings=settings, seed=None,
                                      evaluation=activations.run, csv="activations.csv",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
+from licli.cli.choices import DatasetName, Fisher, ParameterSet, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -20,17 +21,18 @@ from licli.runtime import parse_batch_size
 def evaluate_fisher_rao(
     options: RunOptions,
     sources: list[ModelSource],
-    fisher: str = typer.Option("empirical", help="empirical (y = label) or model (y sampled from the softmax)."),
-    params: str = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
+    fisher: Fisher = typer.Option("empirical", help="empirical (y = label) or model (y sampled from the softmax)."),
+    params: ParameterSet = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
     n: int = typer.Option(1000, help="Number of images."),
     seed: int = typer.Option(0, help="Seed for the labels sampled with --fisher model."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     batch_size: str = typer.Option("250", help="Batch size of the forward-mode pass, or auto: all --n "
                                    "images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fisher-Rao norm ‖θ‖²_fr = E[(θ·∇θℓ)²] with its standard error, by forward-mode AD (NormOut §1.4.1)."""
+    fisher, params, dataset, split = value(fisher), value(params), value(dataset), value(split)
     fixed_batch_size = parse_batch_size(batch_size)
     settings = fisher_rao.FisherRaoConfig(fisher=fisher, params=params, n=n, split=split, batch_size=fixed_batch_size or 250,
                                           seed=seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
+from licli.cli.choices import DatasetName, ParameterSet, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -22,16 +23,17 @@ def evaluate_hessian_trace(
     sources: list[ModelSource],
     samples: int = typer.Option(50, help="Rademacher vectors (Hessian-vector products)."),
     n: int = typer.Option(500, help="Number of images defining the loss."),
-    params: str = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
+    params: ParameterSet = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
     power_iterations: int = typer.Option(0, help="Power iterations for the top eigenvalue (0: skip)."),
     seed: int = typer.Option(0, help="Seed for the random vectors."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     batch_size: str = typer.Option("250", help="Batch size of each Hessian-vector product, or auto: all "
                                    "--n images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Trace of the Hessian of the mean cross-entropy (Hutchinson), with standard error; optional top eigenvalue."""
+    params, dataset, split = value(params), value(dataset), value(split)
     fixed_batch_size = parse_batch_size(batch_size)
     settings = hessian.HessianConfig(samples=samples, n=n, params=params, split=split, batch_size=fixed_batch_size or 250,
                                      power_iterations=power_iterations, seed=seed)

@@ -10,6 +10,7 @@ import typer
 from licli.cli.config_file import field_flags
 from licli.cli.options import with_run_options
 from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.choices import Activation, Calibration, Optimizer, OracleDataset, OraclePath, value
 from licli.config import RunOptions
 from licli.data import load_dataset
 from licli.data.oracle import DEFAULT_COPIES, ORACLE_BASES
@@ -17,6 +18,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.oracle import (FOLLOW_THRESHOLD, METHODS, OracleConfig, SweepConfig, ablate_architecture, run_benchmark,
                                      size_sweep, summary_rows, table_1_1)
 from licli.mechanisms.inhibition import CALIBRATIONS
+from licli.parsing import comma_list
 from licli.registry import pick
 from licli.reporting import oracle_plots
 from licli.reporting.console import PartProgress, notice, stdout
@@ -30,16 +32,6 @@ PERCENT = ("train_accuracy", "permuted_accuracy", "permuted_accuracy_std", "true
            "oracle_weight_share", "image_saturation_init", "image_saturation_step1", "baseline", "paper_train",
            "paper_test", "licli_train", "licli_test", "licli_test_std", "licli_test_identity", "final_follow_rate",
            "measured", "threshold")
-
-
-def _list(text: str, flag: str, kind: type = str) -> tuple:
-    """A comma-separated flag value → tuple (empty items dropped)."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    try:
-        return tuple(kind(item) for item in items)
-    except ValueError:
-        raise LicliError(f"{flag} {text!r} is not a comma-separated list of {kind.__name__}s",
-                         f"pass e.g. {flag} 0,1,2") from None
 
 
 def _check_options(pool: int, li_calibration: str, seeds: tuple[int, ...]) -> None:
@@ -65,21 +57,21 @@ class OracleCommand:
 def evaluate_oracle(
     options: RunOptions,
     methods: str = typer.Option("erm", help=f"Comma-separated methods: {','.join(METHODS)}."),
-    dataset: str = typer.Option("oracle-mnist-mini", help=f"{' or '.join(ORACLE_BASES)}."),
+    dataset: OracleDataset = typer.Option("oracle-mnist-mini", help=f"{' or '.join(ORACLE_BASES)}."),
     epochs: int = typer.Option(3, help="Epochs per method."),
     seeds: str = typer.Option("0", help="Comma-separated seeds; every method trains once per seed."),
     oracle_copies: int = typer.Option(DEFAULT_COPIES, help="Copies of the one-hot label (10 → 100 oracle inputs)."),
-    activation: str = typer.Option("sigmoid", help="sigmoid (the paper, §3.7) or relu, for every layer."),
-    oracle_path: str = typer.Option("layer", help="layer (own 100-unit layer, the paper) or raw (inputs concatenated)."),
+    activation: Activation = typer.Option("sigmoid", help="sigmoid (the paper, §3.7) or relu, for every layer."),
+    oracle_path: OraclePath = typer.Option("layer", help="layer (own 100-unit layer, the paper) or raw (inputs concatenated)."),
     pool: int = typer.Option(1, help="Max-pool after the conv: 1 = none (the paper's network), 2 = 2×2 (about 2× "
                              "faster, but ERM learns the image too: see the README)."),
     batch_size: int = typer.Option(128, help="Training batch size."),
-    optimizer: str = typer.Option("sgd", help="sgd or adam (the paper does not say; chosen by measurement, see "
+    optimizer: Optimizer = typer.Option("sgd", help="sgd or adam (the paper does not say; chosen by measurement, see "
                                   "docs/oracle-mnist.md)."),
     lr: float = typer.Option(0.05, help="Learning rate."),
     momentum: float = typer.Option(0.9, help="SGD momentum."),
     weight_decay: float = typer.Option(0.0, help="L2 weight decay (Fig. 4.1 used some with LI)."),
-    li_calibration: str = typer.Option("paper", help="LI calibration: paper (Algorithm 1) or online (EMA)."),
+    li_calibration: Calibration = typer.Option("paper", help="LI calibration: paper (Algorithm 1) or online (EMA)."),
     calibration_batch: int = typer.Option(2048, help="LI calibration batch (paper: 2048)."),
     heatmap_epochs: str = typer.Option("", help="Epochs at which to snapshot LI's map over the oracle units "
                                        "(Fig. 4.4), e.g. 1,5,10."),
@@ -100,21 +92,23 @@ def evaluate_oracle(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train each method on Oracle-MNIST and report train, permuted-, true- and zeroed-oracle accuracy."""
+    dataset, activation, oracle_path = value(dataset), value(activation), value(oracle_path)
+    optimizer, li_calibration = value(optimizer), value(li_calibration)
     base_name = pick(ORACLE_BASES, dataset, "oracle dataset")
-    _check_options(pool, li_calibration, _list(seeds, "--seeds", int))
+    _check_options(pool, li_calibration, comma_list(seeds, "--seeds", int))
     benchmark = OracleConfig(
-        methods=_list(methods, "--methods"), seeds=_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
+        methods=comma_list(methods, "--methods"), seeds=comma_list(seeds, "--seeds", int), epochs=epochs, copies=oracle_copies,
         activation=activation, oracle_path=oracle_path, pool=pool, batch_size=batch_size, optimizer=optimizer, lr=lr,
         momentum=momentum, weight_decay=weight_decay, test_seed=test_seed, check_protocol=check_protocol,
         control_threshold=control_threshold, follow_threshold=protocol_follow_threshold,
         li_overrides={"calibration": li_calibration, "calibration_batch": calibration_batch},
-        heatmap_epochs=_list(heatmap_epochs, "--heatmap-epochs", int))
-    sweep_config = (SweepConfig(copies=_list(sweep, "--size-sweep", int), epochs=sweep_epochs,
+        heatmap_epochs=comma_list(heatmap_epochs, "--heatmap-epochs", int))
+    sweep_config = (SweepConfig(copies=comma_list(sweep, "--size-sweep", int), epochs=sweep_epochs,
                                 threshold=follow_threshold) if sweep.strip() else None)
     config = OracleCommand(dataset, benchmark, sweep_config, ablate)
     base = load_dataset(base_name, options.data_dir)
     with recorded_run("evaluate-oracle", config, options, seed=benchmark.seeds[0]) as (torch_device, run):
-        run.record_dataset(base.files)
+        run.record_dataset(base)
         report = run_benchmark(base, benchmark, device=torch_device,
                                on_run=lambda r: notice(f"training {r['method']} (seed {r['seed']})"),
                                on_progress=PartProgress())
@@ -122,7 +116,7 @@ def evaluate_oracle(
         run.write_csv("table_1_1.csv", table)
         run.write_csv("unavailable.csv", report.unavailable)
         run.write_json("baseline.json", report.baseline)
-        run.manifest["protocol_valid"] = report.protocol_valid
+        run.note("protocol_valid", report.protocol_valid)
         if len(report.protocol):
             run.write_csv("protocol.csv", report.protocol)
             run.write_csv("protocol_runs.csv", report.protocol_runs)
@@ -131,9 +125,9 @@ def evaluate_oracle(
             for file, frame in (("methods.csv", report.summary), ("runs.csv", report.runs),
                                 ("curves.csv", report.curves), ("predicted_classes.csv", report.predicted)):
                 run.write_csv(file, frame)
-            oracle_plots.accuracy_curves(report.curves, report.baseline["accuracy"], run.file("curves.png"))
+            run.save_figure("curves.png", oracle_plots.accuracy_curves(report.curves, report.baseline["accuracy"]))
         if report.heatmaps:
-            oracle_plots.correlation_heatmaps(report.heatmaps, run.file("correlation_oracle_units.png"))
+            run.save_figure("correlation_oracle_units.png", oracle_plots.correlation_heatmaps(report.heatmaps))
         architecture = ablate_architecture(base, benchmark, device=torch_device) if ablate else None
         if architecture is not None:
             run.write_csv("architecture.csv", architecture)
@@ -142,7 +136,7 @@ def evaluate_oracle(
             sweep_summary, sweep_curves = size_sweep(base, benchmark, sweep_config, device=torch_device)
             run.write_csv("size_sweep.csv", sweep_summary)
             run.write_csv("size_sweep_curves.csv", sweep_curves)
-            oracle_plots.follow_curves(sweep_curves, sweep_config.threshold, run.file("size_sweep.png"))
+            run.save_figure("size_sweep.png", oracle_plots.follow_curves(sweep_curves, sweep_config.threshold))
         _print(report, table, architecture, sweep_summary, str(run.path), json_output)
         if report.protocol_valid is False:
             failed = report.protocol[~report.protocol["passed"]]

@@ -9,12 +9,14 @@ import typer
 
 from licli.attacks import ATTACKS, parse_budget
 from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.choices import DatasetName, Norm, PruneScope, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
 from licli.errors import LicliError
 from licli.evaluations import pruning
 from licli.evaluations.robustness import AttackSettings, worst_case_accuracy
+from licli.parsing import comma_list
 from licli.sources import ModelSource
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import pruning_curves
@@ -37,14 +39,14 @@ class PruneCommandConfig:
 def evaluate_prune(
     options: RunOptions,
     sources: list[ModelSource],
-    scope: str = typer.Option("global", help="global (one threshold for all layers) or layerwise."),
+    scope: PruneScope = typer.Option("global", help="global (one threshold for all layers) or layerwise."),
     levels: str = typer.Option(",".join(map(str, pruning.DEFAULT_LEVELS)),
                                help="Fractions of weights to prune, each in [0, 1), comma-separated."),
-    dataset: str = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     attacks: str = typer.Option(None, "--attack", help="Also measure robust accuracy at each level: the worst case "
                                                        f"of these comma-separated attacks ({', '.join(ATTACKS)})."),
-    norm: str = typer.Option("linf", help="--attack: linf or l2."),
+    norm: Norm = typer.Option("linf", case_sensitive=False, help="--attack: threat norm (also Linf, L2)."),
     eps: str = typer.Option("8/255", help="--attack: budget ε in pixel units (fractions allowed)."),
     attack_n: int = typer.Option(500, "--attack-n", help="--attack: attack the first N images of the split."),
     batch_size: int = typer.Option(1000, help="Evaluation batch size."),
@@ -52,11 +54,12 @@ def evaluate_prune(
 ) -> None:
     """Prune the smallest-magnitude conv/linear weights at each level and report accuracy and loss
     (Gradient Mask §3.3.1, Fig. 5). Writes pruning.csv (per level and layer), curve.png and auc.csv."""
+    scope, dataset, split, norm = value(scope), value(dataset), value(split), value(norm)
     settings = pruning.PruneConfig(scope=scope, levels=pruning.parse_levels(levels), split=split,
                                    batch_size=batch_size)
     if attack_n < 1:
         raise LicliError(f"--attack-n must be ≥ 1 (got {attack_n})", "pass e.g. --attack-n 500")
-    attack_settings = AttackSettings(attacks=tuple(a.strip() for a in attacks.split(",") if a.strip()), norm=norm,
+    attack_settings = AttackSettings(attacks=comma_list(attacks), norm=norm,
                                      eps=parse_budget(eps)) if attacks else None
     config = PruneCommandConfig([s.describe() for s in sources], dataset, asdict(settings),
                                 asdict(attack_settings) if attack_settings else None, attack_n)
@@ -75,9 +78,8 @@ def evaluate_prune(
         run.write_csv("pruning.csv", result)
         run.write_csv("auc.csv", areas)
         write_summary(run, with_identities(pruning.summary_rows(curve, scope=scope, dataset=data.name, split=split),
-                                           run.manifest))
-        pruning_curves(curve, run.file("curve.png"), title=f"L1 pruning ({scope}) on {data.name}")
-        run.manifest["files"]["curve.png"] = {}
+                                           run.models))
+        run.save_figure("curve.png", pruning_curves(curve, title=f"L1 pruning ({scope}) on {data.name}"))
     console = stdout()
     if json_output:
         console.print_json(frame_json(curve, run=str(run.path), auc=areas.to_dict(orient="records")))

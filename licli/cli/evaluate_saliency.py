@@ -11,6 +11,7 @@ import torch
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
+from licli.cli.choices import DatasetName, LiMapResponse, LogPadding, SaliencyBackend, SaliencyTarget, SplitName, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset, split_boxes, split_ids
@@ -20,6 +21,7 @@ from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomi
 from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, check_label_space, image_list_sha256,
                                                 iou_summary, localization_scores, output_classes, predictions,
                                                 saliency_maps)
+from licli.parsing import comma_list
 from licli.sources import ModelSource, check_fits, load_models
 from licli.reporting.console import stdout
 from licli.reporting.saliency_plots import line_plot, overlay_grid
@@ -41,15 +43,8 @@ class SaliencyRunConfig:
     seed: int
 
 
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
-
-
 def _sigmas(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in _names(text))
-    except ValueError:
-        raise LicliError(f"--blur-sigmas {text!r} is not a list of numbers", "pass e.g. --blur-sigmas 0,1,2,4,8") from None
+    values = comma_list(text, "--blur-sigmas", float, example="0,1,2,4,8")
     if not values or any(v < 0 for v in values):
         raise LicliError(f"--blur-sigmas must be non-negative numbers (got {text!r})", "pass e.g. 0,1,2,4,8")
     return values
@@ -62,19 +57,19 @@ def evaluate_saliency(
     options: RunOptions,
     sources: list[ModelSource],
     methods: str = typer.Option("li-map,gradcam,gradcam++", help="Comma-separated: li-map, gradcam, gradcam++."),
-    dataset: str = typer.Option("mnist-loc", help="Dataset with ground-truth boxes: mnist-loc or voc2007 (your copy)."),
-    split: str = typer.Option("test", help="test or train."),
+    dataset: DatasetName = typer.Option("mnist-loc", help="Dataset with ground-truth boxes: mnist-loc or voc2007 (your copy)."),
+    split: SplitName = typer.Option("test", help="test or train."),
     n: int = typer.Option(500, help="Number of images (the first n of the split, the same for every model)."),
     percent: float = typer.Option(0.15, help="Fraction of the map's pixels that form the box (§3.2: 0.15)."),
     layers: str = typer.Option(None, help="Comma-separated activation layers (slot names or module paths); "
                                           "default: all spatial slots for li-map, the last one for the CAMs."),
-    target: str = typer.Option("label", help="Class of interest: label or pred (pred for a model whose classes "
+    target: SaliencyTarget = typer.Option("label", help="Class of interest: label or pred (pred for a model whose classes "
                                              "are not the dataset's, e.g. ImageNet models on voc2007)."),
-    backend: str = typer.Option("native", help="native or pytorch-grad-cam (for gradcam and gradcam++)."),
+    backend: SaliencyBackend = typer.Option("native", help="native or pytorch-grad-cam (for gradcam and gradcam++)."),
     sigma: float = typer.Option(2.0, help="LI-Map: σ of the LoG (eq. 18)."),
     kernel_size: int = typer.Option(None, help="LI-Map: LoG kernel size s (odd; default scipy's for σ)."),
-    response: str = typer.Option("centre", help="LI-Map read-out of F: centre (default), abs (paper), signed."),
-    padding: str = typer.Option("replicate", help="LI-Map: border of the LoG, replicate (default) or zeros."),
+    response: LiMapResponse = typer.Option("centre", help="LI-Map read-out of F: centre (default), abs (paper), signed."),
+    padding: LogPadding = typer.Option("replicate", help="LI-Map: border of the LoG, replicate (default) or zeros."),
     overlays: int = typer.Option(8, min=0, help="Overlay PNG rows (first images) per model."),
     sanity_check: bool = typer.Option(False, "--sanity-check", help="Run the cascading-randomisation check instead."),
     blur_robustness_mode: bool = typer.Option(False, "--blur-robustness",
@@ -85,6 +80,8 @@ def evaluate_saliency(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Score saliency maps by IoU with true boxes (or run the sanity check or the blur test)."""
+    dataset, split, target = value(dataset), value(split), value(target)
+    backend, response, padding = value(backend), value(response), value(padding)
     if sanity_check and blur_robustness_mode:
         raise LicliError("--sanity-check and --blur-robustness are separate modes", "pass one of them")
     if n < 1:
@@ -92,8 +89,8 @@ def evaluate_saliency(
     if split not in ("test", "train"):
         raise LicliError(f"unknown split {split!r}", "use --split test or --split train")
     mode = "sanity-check" if sanity_check else "blur-robustness" if blur_robustness_mode else "localization"
-    settings = SaliencySettings(methods=_names(methods), backend=backend, target=target, percent=percent,
-                                layers=_names(layers), sigma=sigma, kernel_size=kernel_size, response=response, padding=padding,
+    settings = SaliencySettings(methods=comma_list(methods), backend=backend, target=target, percent=percent,
+                                layers=comma_list(layers), sigma=sigma, kernel_size=kernel_size, response=response, padding=padding,
                                 batch_size=batch_size)
     config = SaliencyRunConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
                                _sigmas(blur_sigmas), seed)
@@ -106,12 +103,12 @@ def evaluate_saliency(
         models = load_models(sources, torch_device)
         for loaded in models:
             check_fits(loaded, data, labels=False)
-            run.record_model(loaded.label, loaded.files)
-        run.record_dataset(data.files)
+            run.record_model(loaded)
+        run.record_dataset(data)
         indices, ids = torch.arange(n), split_ids(data, split)
-        run.manifest["image_list"] = {"dataset": dataset, "split": split, "indices": f"0..{n - 1}",
-                                      "sha256": image_list_sha256(dataset, split, indices, ids)}
-        run.manifest["dataset"] = {"name": data.name, "classes": data.num_classes, **getattr(data, "details", {})}
+        run.note("image_list", {"dataset": dataset, "split": split, "indices": f"0..{n - 1}",
+                                "sha256": image_list_sha256(dataset, split, indices, ids)})
+        run.note("dataset", {"name": data.name, "classes": data.num_classes, **getattr(data, "details", {})})
         images = chosen.images[:n].to(torch_device).float().div_(255.0)
         labels, boxes = chosen.labels[:n].to(torch_device), boxes_all[:n].to(torch_device)
         same_classes = {loaded.label: check_label_space(
@@ -147,9 +144,9 @@ def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
                                               keep_maps=min(config.overlays, len(images)))
         frames.append(per_image.assign(model=loaded.label))
         if config.overlays:
-            overlay_grid(run.file(f"overlays-{loaded.label}.png"), images[:config.overlays], maps,
-                         per_image, f"{loaded.label} · top {config.settings.percent:.0%} boxes (red) vs true (green)")
-            run.manifest["files"][f"overlays-{loaded.label}.png"] = {}
+            run.save_figure(f"overlays-{loaded.label}.png", overlay_grid(
+                images[:config.overlays], maps, per_image,
+                f"{loaded.label} · top {config.settings.percent:.0%} boxes (red) vs true (green)"))
     per_image = pd.concat(frames, ignore_index=True)
     if inputs.ids is not None:
         per_image.insert(per_image.columns.get_loc("image") + 1, "image_id",
@@ -162,7 +159,7 @@ def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
     rows = pd.DataFrame([{"model": r.model, "metric": "mean_iou", "value": r.mean_iou,
                           "setting": setting(method=r.method, box_rule=r.box_rule, dataset=config.dataset)}
                          for r in summary.itertuples()])
-    write_summary(run, with_identities(rows, run.manifest))
+    write_summary(run, with_identities(rows, run.models))
     return summary, "licli evaluate saliency · mean IoU (Table 3)", ("accuracy",)
 
 
@@ -170,7 +167,7 @@ def _sanity(models, inputs: Inputs, config: SaliencyRunConfig, run):
     settings, images, labels = config.settings, inputs.images, inputs.labels
     frames = []
     for loaded in models:
-        classes = labels if settings.target == "label" else predictions(loaded.model, images, settings.batch_size)
+        classes = labels if settings.target == "label" else predictions(loaded.model, images, batch_size=settings.batch_size)
         for method in settings.methods:
             def maps_of(model, method=method):
                 return saliency_maps(build_method(model, method, settings, tuple(images.shape[1:])), images,
@@ -181,10 +178,9 @@ def _sanity(models, inputs: Inputs, config: SaliencyRunConfig, run):
     result = pd.concat(frames, ignore_index=True)
     result = result[["model", "method", *[c for c in result.columns if c not in ("model", "method")]]]
     run.write_csv("sanity_check.csv", result)
-    line_plot(run.file("sanity_check.png"), result.assign(curve=result["model"] + " · " + result["method"]),
-              "step", "mean_spearman", "curve", f"cascading randomisation (fail if final ρ ≥ {MAX_CORRELATION})",
-              "Spearman ρ with the original maps")
-    run.manifest["files"]["sanity_check.png"] = {}
+    run.save_figure("sanity_check.png", line_plot(
+        result.assign(curve=result["model"] + " · " + result["method"]), "step", "mean_spearman", "curve",
+        f"cascading randomisation (fail if final ρ ≥ {MAX_CORRELATION})", "Spearman ρ with the original maps"))
     final = result.groupby(["model", "method"], sort=False).tail(1)
     return final[["model", "method", "step", "layer", "mean_spearman", "passed"]], \
         "licli evaluate saliency --sanity-check · after randomising every layer", ()
@@ -196,9 +192,9 @@ def _blur(models, inputs: Inputs, config: SaliencyRunConfig, run):
               .assign(model=loaded.label) for loaded in models]
     result = pd.concat(frames, ignore_index=True)[["model", "blur_sigma", "accuracy", "n"]]
     run.write_csv("blur_robustness.csv", result)
-    line_plot(run.file("blur_robustness.png"), result, "blur_sigma", "accuracy", "model",
-              "accuracy with the background (outside the true box) blurred", "accuracy")
-    run.manifest["files"]["blur_robustness.png"] = {}
+    run.save_figure("blur_robustness.png", line_plot(
+        result, "blur_sigma", "accuracy", "model", "accuracy with the background (outside the true box) blurred",
+        "accuracy"))
     return result, "licli evaluate saliency --blur-robustness", ("accuracy",)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import typer
 
 from licli.cli.app import app
+from licli.cli.choices import DatasetName, value
 from licli.cli.options import with_foreign_source
 from licli.data import DATASETS
 from licli.sources import ModelSource, import_model
@@ -22,7 +23,7 @@ from licli.reporting.tables import frame_json, frame_table
 def import_command(
     source: ModelSource,
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write (.safetensors; its .json goes beside it)."),
-    dataset: str = typer.Option(None, help="Dataset the model was trained on (the default for later evaluations)."),
+    dataset: DatasetName = typer.Option(None, help="Dataset the model was trained on (the default for later evaluations)."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Convert --model-def FILE.py:NAME (or --model torchvision:NAME) with --weights into a licli checkpoint.
@@ -30,6 +31,7 @@ def import_command(
     The metadata records the definition file's sha256, the class, its arguments and the input
     normalisation, so later commands need only --checkpoint. FILE.py is imported: it runs its code.
     """
+    dataset = value(dataset)
     if dataset is not None:
         pick(DATASETS, dataset, "dataset")
     check_writable(out.expanduser().absolute().parent)

@@ -17,7 +17,7 @@ from licli.evaluations.degenerate import Degeneracy
 from licli.evaluations.robustness import robustness_table, summary_rows
 from licli.evaluations.shards import check_shards, merge_samples
 from licli.reporting.console import stdout
-from licli.reporting.summary import with_identities, write_summary
+from licli.reporting.summary import recorded_models, with_identities, write_summary
 from licli.reporting.tables import frame_table
 
 
@@ -49,14 +49,14 @@ def merge_shards(
     samples, summary = merge_samples([read[n][1] for n in order])
     with recorded_run("attack", MergeConfig([str(runs[n]) for n in order]), options, seed=None) as (_, run):
         first = manifests[order[0]]
-        run.manifest["inputs"] = first.get("inputs", {})
-        run.manifest["attack"] = {k: v for k, v in first["attack"].items() if k != "shard"}
-        run.manifest["merged_from"] = [str(runs[n]) for n in order]
+        run.record_inputs(first.get("inputs", {}))
+        run.note("attack", {k: v for k, v in first["attack"].items() if k != "shard"})
+        run.note("merged_from", [str(runs[n]) for n in order])
         run.write_csv("samples.csv", samples)
         run.write_csv("attacks.csv", summary)
         degeneracies = {label: Degeneracy(**{**values, "reasons": tuple(values["reasons"])})
                         for label, values in first["attack"].get("degeneracy", {}).items()}  # judged on the whole split
-        write_summary(run, with_identities(summary_rows(summary, degeneracies), run.manifest))
+        write_summary(run, with_identities(summary_rows(summary, degeneracies), recorded_models(first)))
     if json_output:
         stdout().print_json(json.dumps({"run": str(run.path), "summary": json.loads(summary.to_json(orient="records"))}))
         return

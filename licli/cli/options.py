@@ -14,6 +14,7 @@ from licli.cli.app import parse_json_option
 from licli.cli.config_file import from_file
 from licli.config import RunOptions, resolve
 from licli.errors import LicliError
+from licli.parsing import comma_list
 
 if TYPE_CHECKING:  # imported when a command runs, so `licli COMMAND --help` starts without torch
     from licli.sources import ModelSource
@@ -58,13 +59,7 @@ _FOREIGN_OPTIONS = [
 
 
 def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise LicliError(f"{flag} {text!r} is not a comma-separated list of numbers",
-                         f"pass one value per channel, e.g. {flag} 0.5,0.5,0.5") from None
+    return None if text is None else comma_list(text, flag, float, example="0.5,0.5,0.5")
 
 
 def foreign_source(options: dict[str, Any]) -> ModelSource | None:

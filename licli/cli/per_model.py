@@ -15,8 +15,8 @@ from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
 from licli.sources import ModelSource, check_fits, load_models
-from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
+from licli.runs import Run
 from licli.runtime import first_batch_size, largest_batch_that_fits
 
 
@@ -27,18 +27,18 @@ class Evaluation(Protocol):
 
 
 def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: str | None, device: torch.device,
-                  run: RunFolder, evaluation: Callable[[nn.Module, Dataset], pd.DataFrame]
+                  run: Run, evaluation: Callable[[nn.Module, Dataset], pd.DataFrame]
                   ) -> tuple[Dataset, pd.DataFrame]:
-    """Load every model (hashing its files into the manifest), apply ``evaluation(model, data)`` to each,
+    """Load every model (recording it and the dataset in the run), apply ``evaluation(model, data)`` to each,
     and return the dataset and the results stacked with a leading ``model`` column."""
     models = load_models(sources, device)
     data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
-    run.record_dataset(data.files)
+    run.record_dataset(data)
     for loaded in models:
         check_fits(loaded, data)
     frames = []
     for loaded in models:
-        run.record_model(loaded.label, loaded.files)
+        run.record_model(loaded)
         frames.append(evaluation(loaded.model, data).assign(model=loaded.label))
     result = pd.concat(frames, ignore_index=True)
     return data, result[["model", *[c for c in result.columns if c != "model"]]]
@@ -81,5 +81,5 @@ def run_per_model(command: str, sources: list[ModelSource], options: RunOptions,
                                   evaluation=lambda net, data: evaluate(net, data, device))
         run.manifest["batch_size"] = dict(zip(pd.unique(result["model"]), used))
         run.write_csv(csv, result)
-        write_summary(run, with_identities(summary_rows(result), run.manifest))
+        write_summary(run, with_identities(summary_rows(result), run.models))
     return run.path, result

@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from licli.cli.app import app
+from licli.cli.choices import Scale, value
 from licli.errors import CheckFailed
 from licli.registry import pick
 from licli.reporting.console import PartProgress, stdout
@@ -42,13 +43,14 @@ def invoke(arguments: list[str]) -> int:
 @app.command()
 def reproduce(
     recipe: str = typer.Argument(..., help=f"Recipe: {', '.join(recipe_names())}."),
-    scale: str = typer.Option("smoke", help=f"{' or '.join(SCALES)}: minutes on a CPU, or the paper's protocol (GPU)."),
+    scale: Scale = typer.Option("smoke", help=f"{' or '.join(SCALES)}: minutes on a CPU, or the paper's protocol (GPU)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N (passed to every step)."),
     out: Path = typer.Option(Path("reports"), help="Root folder; the steps' runs go to <out>/reproduce/<recipe>-<scale>-<time>/."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the steps and paper numbers without running anything."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a reproduction recipe and compare licli's numbers with the paper's (tables/figures cited)."""
+    scale = value(scale)
     chosen = load_recipe(recipe)
     pick({s: s for s in SCALES}, scale, "scale")
     resolve_device(device)  # a bad --device fails here, before any step runs

@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 
 from licli.cli.app import sweep_app
+from licli.cli.choices import Executor, Scale, SubmititCluster, value
 from licli.errors import CheckFailed, LicliError
 from licli.reporting.compare import metric_tables
 from licli.reporting.console import stdout
@@ -49,10 +50,11 @@ def _tasks_frame(plan: Plan) -> pd.DataFrame:
 def plan_command(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     root: Path = typer.Option(None, help=ROOT_HELP),
-    scale: str = typer.Option("smoke", help="Scale of a recipe: smoke or full."),
+    scale: Scale = typer.Option("smoke", help="Scale of a recipe: smoke or full."),
     json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """List the tasks a sweep would run (ids, dependencies, exact commands) without running anything."""
+    scale = value(scale)
     plan = _plan(spec, root, scale)
     if json_output:
         stdout().print_json(json.dumps({"name": plan.name, "root": plan.root,
@@ -65,11 +67,11 @@ def plan_command(
 def run_command(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     root: Path = typer.Option(None, help=ROOT_HELP),
-    scale: str = typer.Option("smoke", help="Scale of a recipe: smoke or full."),
-    executor: str = typer.Option("local", help="local (this machine) or submitit (SLURM; pip install 'licli[cluster]')."),
+    scale: Scale = typer.Option("smoke", help="Scale of a recipe: smoke or full."),
+    executor: Executor = typer.Option("local", help="local (this machine) or submitit (SLURM; pip install 'licli[cluster]')."),
     workers: int = typer.Option(1, help="local: parallel CPU tasks when no GPU is visible."),
     tasks_per_gpu: int = typer.Option(1, help="local: tasks sharing each visible GPU (launch-bound work)."),
-    cluster: str = typer.Option(None, help="submitit: slurm (default where available), local or debug."),
+    cluster: SubmititCluster = typer.Option(None, help="submitit: slurm (default where available), local or debug."),
     partition: str = typer.Option(None, help="submitit: the SLURM partition."),
     device: str = typer.Option(None, help="--device passed to every task (default: the tasks' own, auto)."),
     gpus: int = typer.Option(None, help="recipe: GPUs per task (SLURM; default 0)."),
@@ -77,6 +79,7 @@ def run_command(
     timeout_min: int = typer.Option(None, help="recipe: time limit per task in minutes (SLURM; default 60)."),
 ) -> None:
     """Run a sweep's tasks not yet done (finished ones are skipped; failed ones cleaned and rerun)."""
+    scale, executor, cluster = value(scale), value(executor), value(cluster)
     plan = _plan(spec, root, scale, {"gpus": gpus, "cpus": cpus, "timeout_min": timeout_min})
     extra = []
     if device is not None:
@@ -84,13 +87,9 @@ def run_command(
         extra = ["--device", device]
     if executor == "local":
         chosen = LocalExecutor(workers=workers, tasks_per_gpu=tasks_per_gpu)
-    elif executor == "submitit":
-        if cluster not in (None, "slurm", "local", "debug"):
-            raise LicliError(f"unknown submitit cluster {cluster!r}", "use slurm, local or debug")
+    else:
         chosen = SubmititExecutor(Path(plan.root) / "submitit", cluster, plan.tasks_per_process,
                                   {"slurm_partition": partition} if partition else None)
-    else:
-        raise LicliError(f"unknown executor {executor!r}", "use local or submitit")
     table = run_plan(plan, chosen, extra)
     _print_status(plan, table)
     unfinished = table[table["status"] != DONE]

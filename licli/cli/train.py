@@ -16,9 +16,10 @@ from licli.cli.options import with_run_options
 from licli.config import RunOptions, resolve
 from licli.training.config import TrainConfig
 from licli.errors import LicliError
+from licli.parsing import comma_list
 from licli.registry import pick
 from licli.reporting.console import EpochProgress, stdout
-from licli.runtime import numerics_under, sha256_file
+from licli.runtime import numerics_under
 
 if TYPE_CHECKING:  # the heavy modules are imported when the command runs: `licli train --help` stays fast
     import pandas as pd
@@ -26,12 +27,12 @@ if TYPE_CHECKING:  # the heavy modules are imported when the command runs: `licl
 
     from licli.checkpoints import Checkpoint
     from licli.models import ModelSpec
-    from licli.reporting.files import RunFolder
+    from licli.runs import Run
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
 
 
-def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, history: pd.DataFrame,
+def write_trained_model(run: Run, model: nn.Module, spec: ModelSpec, history: pd.DataFrame,
                         config: TrainConfig) -> Checkpoint:
     """Write ``metrics.csv`` and the checkpoint ``model.safetensors`` + ``model.json`` into ``run``."""
     # deferred: torch; `licli train --help` starts without it
@@ -40,8 +41,7 @@ def write_trained_model(run: RunFolder, model: nn.Module, spec: ModelSpec, histo
 
     run.write_csv("metrics.csv", history)
     checkpoint = save_checkpoint(run.file("model.safetensors"), model, spec, extra=checkpoint_extra(config, history))
-    run.manifest["files"]["model.safetensors"] = {"sha256": checkpoint.meta["weights_sha256"]}
-    run.manifest["files"]["model.json"] = {"sha256": sha256_file(checkpoint.metadata)}
+    run.record_checkpoint(checkpoint)
     return checkpoint
 
 
@@ -83,7 +83,7 @@ def enhance_params(quantile: float | None, ratio: float | None, sigma: float | N
                    layers: str | None) -> dict | None:
     """The li-blur flags that were given, as ``TrainConfig.enhance_params`` (None: take the config file's)."""
     given = {"quantile": quantile, "ratio": ratio, "sigma": sigma, "blur_sigma": blur_sigma,
-             "layers": [name.strip() for name in layers.split(",") if name.strip()] if layers else None}
+             "layers": list(comma_list(layers)) if layers else None}
     return {key: value for key, value in given.items() if value is not None} or None
 
 
@@ -171,22 +171,21 @@ def train(
     data = load_dataset(train_config.dataset, options.data_dir, options.download)
     with recorded_run("train", train_config, options, train_config.seed, path=resume,
                       resume="licli train --resume {path}") as (torch_device, run):
-        run.manifest["resumed"] = resume is not None
-        run.manifest["numerics"] = numerics_under(train_config.precision, torch_device)
-        run.manifest["state_schedule"] = asdict(schedule)
-        run.record_dataset(data.files)
+        run.note("resumed", resume is not None)
+        run.note("numerics", numerics_under(train_config.precision, torch_device))
+        run.note("state_schedule", asdict(schedule))
+        run.record_dataset(data)
         trackers = {kind: pick(TRACKERS, kind, "tracked quantity")(data, every=track_every, device=torch_device)
                     for kind in map(value, track)}
-        run.manifest["tracking"] = {"track": list(trackers), "every": track_every}
-        net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.ensure(),
+        run.note("tracking", {"track": list(trackers), "every": track_every})
+        net, spec, history = fit(train_config, data, device=torch_device, run_dir=run.folder(),
                                  resume=resume is not None, progress=EpochProgress(),
                                  observers=list(trackers.values()), schedule=schedule)
         for kind, tracker in trackers.items():
             track = tracker.frame()
             run.write_csv(f"track_{kind}.csv", track)
             if not track.empty:
-                TRACK_PLOTS[kind](track, run.file(f"track_{kind}.png"), title=f"{kind} during training · {spec.name}")
-            run.manifest["files"][f"track_{kind}.png"] = {}
+                run.save_figure(f"track_{kind}.png", TRACK_PLOTS[kind](track, title=f"{kind} during training · {spec.name}"))
         checkpoint = write_trained_model(run, net, spec, history, train_config)
         discard_state(run.path)
     if json_output:

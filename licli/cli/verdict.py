@@ -9,9 +9,10 @@ import typer
 from rich.panel import Panel
 from rich.text import Text
 
-from licli.attacks import parse_budgets
+from licli.attacks import ATTACKS, parse_budgets
 from licli.checkpoints import save_checkpoint
 from licli.cli.app import app, recorded_run
+from licli.cli.choices import DatasetName, Decision, Norm, value
 from licli.cli.config_file import field_flags
 from licli.cli.options import with_run_options
 from licli.config import RunOptions, load_toml, resolve
@@ -21,6 +22,7 @@ from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import MASKING_CHECKS
 from licli.evaluations.verdict import (DECISIONS, INCONCLUSIVE, MORE, SAME, Verdict, VerdictConfig, default_eps, train_seeds,
                                        verdict)
+from licli.parsing import comma_list
 from licli.sources import ModelSource, load_models
 from licli.reporting.console import stdout
 from licli.io import to_json
@@ -60,7 +62,7 @@ def _sources(models: list[Path], baselines: list[Path], train_config: Path | Non
 def _checks(text: str) -> tuple[str, ...]:
     if text.strip() == "all":
         return tuple(MASKING_CHECKS)
-    return () if text.strip() == "none" else tuple(name.strip() for name in text.split(",") if name.strip())
+    return () if text.strip() == "none" else comma_list(text)
 
 
 @app.command("verdict")
@@ -73,25 +75,28 @@ def verdict_command(
     train_config: Path = typer.Option(None, help="Train the mechanism from this TOML (licli train keys) instead."),
     baseline_config: Path = typer.Option(None, help="Train the baseline from this TOML."),
     seeds: int = typer.Option(3, help="With --train-config: seeds per side (seed, seed+1, …)."),
-    norm: str = typer.Option("linf", help="linf or l2."),
+    norm: Norm = typer.Option("linf", case_sensitive=False, help="Threat norm (also Linf, L2)."),
     eps: str = typer.Option(None, help="Comma-separated budgets (default: MNIST 0.1,0.3; CIFAR-10 8/255, L∞)."),
-    attacks: str = typer.Option("pgd,apgd-ce,square", help="The battery: white-box and black-box attacks."),
+    attacks: str = typer.Option("pgd,apgd-ce,square", help="The battery: white-box and black-box attacks, "
+                                f"comma-separated, from: {', '.join(ATTACKS)}."),
     autoattack: bool = typer.Option(False, "--autoattack", help="Add the standard AutoAttack ensemble."),
     steps: int = typer.Option(10, help="PGD/APGD iterations (step 2.5·ε/steps)."),
     n_queries: int = typer.Option(5000, help="Queries of the Square attack."),
     n: int = typer.Option(1000, help="Attack the first N test images."),
     margin: float = typer.Option(0.03, help="Differences below this (robust accuracy) count as none."),
     alpha: float = typer.Option(0.05, help="Error rate of the tests (Holm over ε); intervals at 1 − alpha."),
-    masking_checks: str = typer.Option("all", help="Masking checks to run: all, none, or comma-separated names."),
+    masking_checks: str = typer.Option("all", help="Masking checks to run: all, none, or comma-separated names "
+                                       f"from: {', '.join(MASKING_CHECKS)}."),
     eot: int = typer.Option(0, help="0: stochastic mechanisms in eval mode. k>0: EOT over k draws."),
-    dataset: str = typer.Option(None, help="Dataset (default: the checkpoints' or recipes')."),
+    dataset: DatasetName = typer.Option(None, help="Dataset (default: the checkpoints' or recipes')."),
     batch_size: int = typer.Option(250, help="Images per attack batch."),
     seed: int = typer.Option(0, help="Seed of the attacks' random starts and Square."),
-    expect: str = typer.Option(None, help=f"Exit 1 unless the verdict is this: {', '.join(DECISIONS)}."),
+    expect: Decision = typer.Option(None, help=f"Exit 1 unless the verdict is this: {', '.join(DECISIONS)}."),
     json_output: bool = typer.Option(False, "--json", help="Print verdict.json instead of the panel."),
 ) -> None:
     """One verdict: more robust, no measurable difference, less robust, gradient masking, degenerate or
     inconclusive — with the evidence, per-seed table and statistics (docs/verdict.md)."""
+    norm, dataset, expect = value(norm), value(dataset), value(expect)
     _sources(model, baseline, train_config, baseline_config)
     if expect is not None and expect not in DECISIONS:
         raise LicliError(f"unknown --expect {expect!r}", f"choose one of: {', '.join(DECISIONS)}")
@@ -102,7 +107,7 @@ def verdict_command(
             raise LicliError(f"the recipes train on {recipes[0].dataset} and {recipes[1].dataset}",
                              "train both on the same dataset")
     budgets = tuple(parse_budgets(eps, "eps")) if eps else None
-    settings = dict(norm=norm, attacks=tuple(a.strip() for a in attacks.split(",") if a.strip()), autoattack=autoattack,
+    settings = dict(norm=norm, attacks=comma_list(attacks), autoattack=autoattack,
                     steps=steps, n_queries=n_queries, n=n, batch_size=batch_size, seed=seed, eot_samples=eot,
                     alpha=alpha, margin=margin, masking_checks=_checks(masking_checks))
     VerdictConfig(eps=budgets or (0.1,), **settings)  # refuse bad settings before anything runs
@@ -113,24 +118,25 @@ def verdict_command(
             for side, recipe in (("mechanism", recipes[0]), ("baseline", recipes[1])):
                 trained = train_seeds(recipe, data, seeds, device=device)
                 for k, (net, spec, history) in enumerate(trained):
-                    save_checkpoint(run.file(f"{side}-seed{recipe.seed + k}.safetensors"), net, spec,
-                                    extra={"dataset": data.name, "config": asdict(recipe) | {"seed": recipe.seed + k},
-                                           "metrics": history.iloc[-1].to_dict()})
+                    run.record_checkpoint(save_checkpoint(
+                        run.file(f"{side}-seed{recipe.seed + k}.safetensors"), net, spec,
+                        extra={"dataset": data.name, "config": asdict(recipe) | {"seed": recipe.seed + k},
+                               "metrics": history.iloc[-1].to_dict()}))
                 sides.append(([net for net, _, _ in trained], [recipe.epochs] * seeds))
             (mechanism, mech_epochs), (base, base_epochs) = sides
         else:
             loaded = load_models([ModelSource(checkpoint=str(path)) for path in [*model, *baseline]], device)
             data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
             for item in loaded:
-                run.record_model(item.label, item.files)
+                run.record_model(item)
             mechanism, base = [i.model for i in loaded[:len(model)]], [i.model for i in loaded[len(model):]]
             mech_epochs = [i.meta.get("config", {}).get("epochs") for i in loaded[:len(model)]]
             base_epochs = [i.meta.get("config", {}).get("epochs") for i in loaded[len(model):]]
-        run.record_dataset(data.files)
+        run.record_dataset(data)
         config = VerdictConfig(eps=budgets or default_eps(data.name, norm), **settings)
-        run.manifest["config"] = asdict(VerdictCommandConfig(
+        run.note("config", asdict(VerdictCommandConfig(
             [str(p) for p in model], [str(p) for p in baseline], str(train_config) if train_config else None,
-            str(baseline_config) if baseline_config else None, seeds, data.name, config, expect))
+            str(baseline_config) if baseline_config else None, seeds, data.name, config, expect)))
         test = data.test.to(device)
         result = verdict(mechanism, base, test.images, test.labels, config, dataset=data.name,
                          epochs=[*mech_epochs, *base_epochs])
@@ -138,7 +144,7 @@ def verdict_command(
         run.write_csv("per_seed.csv", result.per_seed)
         run.write_csv("comparisons.csv", result.comparisons)
         run.write_csv("masking.csv", result.masking)
-        run.manifest["verdict"] = {"decision": result.decision, "smoke": result.scale.smoke}
+        run.note("verdict", {"decision": result.decision, "smoke": result.scale.smoke})
         _report(result, run.path, json_output)
         if expect is not None and result.decision != expect:
             raise CheckFailed(f"the verdict is {result.decision!r}, expected {expect!r}",

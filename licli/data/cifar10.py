@@ -241,6 +241,7 @@ def read_cifar10(root: Path, download: bool = False, sample: Sample | None = Non
     batches = root / BATCHES_FOLDER
     folders = [root / folder for folder in FOLDER_NAMES if (root / folder / "train").is_dir()]
     archive = root / ARCHIVE_NAME
+    hashes: dict[str, str] = {}
     if all((batches / file).exists() for file in BATCH_FILES) or (download and not folders and not archive.exists()):
         train, test = _read_batches(batches, sample, download)
         files = {f"cifar10/{file}": str(batches / file) for file in BATCH_FILES}
@@ -254,9 +255,11 @@ def read_cifar10(root: Path, download: bool = False, sample: Sample | None = Non
         key = digest[:32] + ("" if sample is None else f"-{sample.key()}")
         train, test = _cached(key, lambda: _read_archive(archive, sample))
         files = {f"cifar10/{ARCHIVE_NAME}": str(archive)}
+        hashes = {f"cifar10/{ARCHIVE_NAME}": digest}
     else:
         raise _missing(root)
-    return Dataset(name=name, train=train, test=test, num_classes=10, classes=CIFAR10_CLASSES, files=files)
+    return Dataset(name=name, train=train, test=test, num_classes=10, classes=CIFAR10_CLASSES, files=files,
+                   hashes=hashes)
 
 
 def load_cifar10(root: Path, download: bool = False) -> Dataset:

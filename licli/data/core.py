@@ -71,6 +71,8 @@ class Dataset:
     classes: tuple[str, ...]
     files: dict[str, str] = field(default_factory=dict)
     """Input files the dataset was read from (role -> path), for the manifest's sha256."""
+    hashes: dict[str, str] = field(default_factory=dict)
+    """Role → sha256 of those of ``files`` the loader hashed anyway (the run records them without rereading)."""
 
     @property
     def in_channels(self) -> int:

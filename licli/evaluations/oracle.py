@@ -24,9 +24,10 @@ from torch.nn.parameter import UninitializedBuffer
 
 from licli.config import tomllib
 from licli.training.config import TrainConfig
-from licli.data import Dataset, Split, batches
+from licli.data import Dataset, Split
 from licli.data.oracle import majority_baseline, oracle_test_splits, pack, unpack, with_oracle
 from licli.errors import LicliError
+from licli.evaluations.robustness import predictions
 from licli.mechanisms.inhibition import LocalInhibition, identity_maps
 from licli.models import MechanismSpec, build_model
 from licli.models.oracle_net import ORACLE_PATHS, OracleNet, feature_groups
@@ -240,12 +241,6 @@ class EpochProbe:
         return row
 
 
-@torch.no_grad()
-def predictions(model: nn.Module, split: Split, device: torch.device, batch_size: int = 1000) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(x).argmax(1) for x, _, _ in batches(split, batch_size, device=device)])
-
-
 @dataclass
 class MethodRun:
     """Everything one (method, seed) training produced."""
@@ -284,7 +279,8 @@ def train_method(name: str, base: Dataset, config: OracleConfig, seed: int, *, d
                     observers=[probe])
     history = history.rename(columns={"test_accuracy": "permuted_accuracy", "true_accuracy": "true_oracle_accuracy",
                                       "true_accuracy_identity": "true_oracle_accuracy_identity"})
-    predicted = predictions(model, splits["permuted"].to(device), device).cpu()
+    model.eval()
+    predicted = predictions(model, splits["permuted"].images.to(device), batch_size=1000).cpu()
     counts = torch.bincount(predicted, minlength=base.num_classes)
     final = history.iloc[-1]
     row = {"method": name, "label": method.label, "seed": seed,

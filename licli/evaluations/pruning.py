@@ -24,6 +24,7 @@ from torch import nn
 from licli.data import Dataset, Split
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.functional import select_parameters
+from licli.parsing import comma_list
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
 from licli.contract import setting
@@ -86,11 +87,7 @@ class PruneConfig:
 
 
 def parse_levels(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise LicliError(f"--levels {text!r} is not a comma-separated list of numbers",
-                         "pass e.g. --levels 0,0.5,0.9") from None
+    return comma_list(text, "--levels", float, example="0,0.5,0.9")
 
 
 @contextmanager

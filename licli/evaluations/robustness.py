@@ -168,7 +168,8 @@ def check_images(images: torch.Tensor, labels: torch.Tensor | None = None) -> No
 
 
 def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_samples: int = 0) -> torch.Tensor:
-    """Predicted classes for uint8 images (N, C, H, W) already on the model's device."""
+    """Predicted classes of images (N, C, H, W; uint8, or float in [0, 1]) already on the model's device, as the
+    attacks see the model (``attacked_view``), in batches: the one batched prediction every evaluation uses."""
     check_images(images)
     with attacked_view(model, eot_samples) as view, torch.no_grad():
         return torch.cat([view(unit_float(images[i:i + batch_size])).argmax(1)

@@ -16,7 +16,7 @@ import json
 import pandas as pd
 
 from licli.errors import LicliError
-from licli.reporting.summary import checkpoint_identity, recorded_identity, recorded_training, training_key
+from licli.reporting.summary import checkpoint_identity, model_identity, recorded_models, training_key
 from licli.contract import setting
 
 Adapter = Callable[[Path, dict[str, Any]], pd.DataFrame]
@@ -58,10 +58,9 @@ def train_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
 def evaluate_accuracy_rows(folder: Path, manifest: dict[str, Any]) -> pd.DataFrame:
     """``licli evaluate accuracy``: one clean-accuracy and one loss row per model in ``accuracy.csv``."""
     frame = _read(folder, "accuracy.csv", ("model", "dataset", "split", "accuracy", "loss"))
-    rows = []
+    rows, models = [], recorded_models(manifest)
     for record in frame.to_dict(orient="records"):
-        model, seed = recorded_identity(manifest, str(record["model"]))
-        training = recorded_training(manifest, str(record["model"]))
+        model, seed, training = model_identity(str(record["model"]), models.get(str(record["model"])))
         where = setting(dataset=record["dataset"], split=record["split"])
         rows.append({"model": model, "metric": "clean_accuracy", "setting": where,
                      "value": record["accuracy"], "seed": seed, "training": training})

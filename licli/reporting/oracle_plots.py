@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from licli.io import atomic_write_bytes
+from licli.reporting.plots import subplots
 
 ACTIVATION_COLOURS = {"sigmoid": "tab:blue", "relu": "tab:red"}
 """Fig. 3.1's colours: sigmoid blue, ReLU red."""
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def accuracy_curves(curves: pd.DataFrame, baseline: float, path: Path) -> Path:
+def accuracy_curves(curves: pd.DataFrame, baseline: float) -> Figure:
     """Per-epoch accuracy per method (mean over seeds; Fig. 4.1, 4.3): train (true oracle), test with the
     permuted oracle (dashed: Local Inhibition scored with C = I) and test with the oracle zeroed (does the
     image path learn?)."""
     columns = ["train_accuracy", "permuted_accuracy", "permuted_accuracy_identity", "zeroed_accuracy"]
     mean = curves.groupby(["method", "epoch"], sort=False)[columns].mean()
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4), sharex=True)
+    figure, axes = subplots(1, 3, figsize=(15, 4), sharex=True)
     for index, (method, frame) in enumerate(mean.groupby(level="method", sort=False)):
         epochs = frame.index.get_level_values("epoch")
         colour = f"C{index}"
@@ -47,12 +34,12 @@ def accuracy_curves(curves: pd.DataFrame, baseline: float, path: Path) -> Path:
         axis.set(xlabel="epoch", ylabel="accuracy %", title=title)
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize="small")
-    return _save(figure, path)
+    return figure
 
 
-def follow_curves(curves: pd.DataFrame, threshold: float, path: Path) -> Path:
+def follow_curves(curves: pd.DataFrame, threshold: float) -> Figure:
     """Fig. 3.1: share of permuted-oracle probes predicted as the oracle's class vs training samples."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = subplots(figsize=(7, 4.5))
     copies = sorted(curves["copies"].unique())
     for (activation, n), frame in curves.groupby(["activation", "copies"]):
         shade = 0.3 + 0.7 * (copies.index(n) + 1) / len(copies)
@@ -63,16 +50,16 @@ def follow_curves(curves: pd.DataFrame, threshold: float, path: Path) -> Path:
              title="How fast the network learns the oracle (oracle size = copies × classes)")
     axis.legend(fontsize="x-small", ncol=2)
     axis.grid(alpha=0.3)
-    return _save(figure, path)
+    return figure
 
 
-def correlation_heatmaps(maps: dict[tuple[str, int], torch.Tensor], path: Path) -> Path:
+def correlation_heatmaps(maps: dict[tuple[str, int], torch.Tensor]) -> Figure:
     """Fig. 4.4: the correlation map over the oracle units, one panel per (method, epoch)."""
     keys = sorted(maps, key=lambda key: (key[0], key[1]))
     methods = list(dict.fromkeys(method for method, _ in keys))
     epochs = sorted({epoch for _, epoch in keys})
-    figure, axes = plt.subplots(len(methods), len(epochs), figsize=(3.2 * len(epochs), 3 * len(methods)),
-                                squeeze=False)
+    figure, axes = subplots(len(methods), len(epochs), figsize=(3.2 * len(epochs), 3 * len(methods)),
+                            squeeze=False)
     for row, method in enumerate(methods):
         for column, epoch in enumerate(epochs):
             axis = axes[row][column]
@@ -81,4 +68,4 @@ def correlation_heatmaps(maps: dict[tuple[str, int], torch.Tensor], path: Path) 
             if (method, epoch) in maps:
                 axis.imshow(maps[(method, epoch)].float().numpy(), cmap="viridis")
             axis.set_title(f"{method} · epoch {epoch}", fontsize="small")
-    return _save(figure, path)
+    return figure

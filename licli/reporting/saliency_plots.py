@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
-from licli.io import atomic_write_bytes
+from licli.reporting.plots import subplots
 
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _figure().close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+SALIENCY_DPI = 110
 
 
 def _box(ax, box, colour: str, label: str) -> None:
@@ -35,12 +19,12 @@ def _box(ax, box, colour: str, label: str) -> None:
                            linewidth=1.5, label=label))
 
 
-def overlay_grid(path: Path, images: torch.Tensor, maps: dict[str, torch.Tensor], per_image: pd.DataFrame,
-                 title: str) -> Path:
+def overlay_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], per_image: pd.DataFrame,
+                 title: str) -> Figure:
     """One row per image: the image with its true box, then each method's heatmap with its box (rule ``all``)."""
-    plt = _figure()
     n, methods = len(images), list(maps)
-    fig, axes = plt.subplots(n, 1 + len(methods), figsize=(2.2 * (1 + len(methods)), 2.2 * n), squeeze=False)
+    fig, axes = subplots(n, 1 + len(methods), figsize=(2.2 * (1 + len(methods)), 2.2 * n), dpi=SALIENCY_DPI,
+                         squeeze=False)
     boxes = per_image[per_image["box_rule"] == "all"]
     for i in range(n):
         image = images[i].permute(1, 2, 0).squeeze(-1).cpu().numpy()
@@ -60,13 +44,12 @@ def overlay_grid(path: Path, images: torch.Tensor, maps: dict[str, torch.Tensor]
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return fig
 
 
-def line_plot(path: Path, frame: pd.DataFrame, x: str, y: str, group: str, title: str, ylabel: str) -> Path:
+def line_plot(frame: pd.DataFrame, x: str, y: str, group: str, title: str, ylabel: str) -> Figure:
     """``y`` against ``x``, one line per value of ``group``."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5), dpi=SALIENCY_DPI)
     for name, part in frame.groupby(group, sort=False):
         ax.plot(part[x], part[y], marker="o", label=str(name))
     ax.set_xlabel(x)
@@ -74,4 +57,4 @@ def line_plot(path: Path, frame: pd.DataFrame, x: str, y: str, group: str, title
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig

@@ -43,48 +43,54 @@ def training_key(config: Mapping[str, Any] | None) -> str | None:
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def checkpoint_training(metadata_path: str | Path) -> str | None:
-    """``training_key`` of the configuration a licli checkpoint was trained with (``None`` if absent)."""
-    try:
-        return training_key(json.loads(Path(metadata_path).read_text()).get("config"))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
-    """(model label, training seed) of a licli checkpoint, read from its ``.json`` metadata."""
-    meta = json.loads(Path(metadata_path).read_text())
+def meta_identity(meta: Mapping[str, Any]) -> tuple[str, int | None]:
+    """(model label, training seed) of a licli checkpoint's metadata."""
     seed = (meta.get("config") or {}).get("seed")
     return model_label(meta["model"]), (int(seed) if seed is not None else None)
 
 
-def recorded_identity(manifest: Mapping[str, Any], label: str) -> tuple[str, int | None]:
-    """(model label, training seed) of the checkpoint a run recorded as input ``<label>:metadata``.
+def checkpoint_identity(metadata_path: str | Path) -> tuple[str, int | None]:
+    """(model label, training seed) of a licli checkpoint, read from its ``.json`` metadata."""
+    return meta_identity(json.loads(Path(metadata_path).read_text()))
 
-    Models without licli metadata (foreign models) keep their display ``label`` and no seed.
-    """
-    recorded = (manifest.get("inputs") or {}).get(f"{label}:metadata") or {}
+
+def recorded_models(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Label → checkpoint metadata of every model a finished run recorded (input ``<label>:metadata``,
+    read back from the checkpoint; ``None`` when it is not there). A live run has them: ``Run.models``."""
+    models: dict[str, dict[str, Any] | None] = {}
+    for role, recorded in (manifest.get("inputs") or {}).items():
+        label, _, kind = str(role).rpartition(":")
+        if kind != "metadata" or label == "data":
+            continue
+        try:
+            meta = json.loads(Path(recorded["path"]).read_text())
+        except (KeyError, OSError, ValueError, TypeError):
+            meta = None
+        models[label] = meta if isinstance(meta, dict) else None
+    return models
+
+
+def model_identity(label: str, meta: Mapping[str, Any] | None) -> tuple[str, int | None, str | None]:
+    """(identity, training seed, ``training_key``) of the model shown as ``label`` whose checkpoint metadata
+    is ``meta``; models without licli metadata (foreign models) keep their display ``label``, no seed."""
+    if meta is None:
+        return label, None, None
     try:
-        return checkpoint_identity(recorded["path"])
-    except (KeyError, OSError, ValueError, TypeError):
-        return label, None
+        name, seed = meta_identity(meta)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        name, seed = label, None
+    config = meta.get("config")
+    return name, seed, training_key(config) if isinstance(config, Mapping) else None
 
 
-def recorded_training(manifest: Mapping[str, Any], label: str) -> str | None:
-    """``training_key`` of the checkpoint a run recorded as input ``<label>:metadata`` (``None`` if unknown)."""
-    recorded = (manifest.get("inputs") or {}).get(f"{label}:metadata") or {}
-    return checkpoint_training(recorded["path"]) if isinstance(recorded, Mapping) and "path" in recorded else None
-
-
-def with_identities(rows: pd.DataFrame, manifest: Mapping[str, Any]) -> pd.DataFrame:
+def with_identities(rows: pd.DataFrame, models: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:
     """``rows`` whose ``model`` column holds display labels, with each label replaced by the model's
-    identity, the ``seed`` column set to its training seed (``recorded_identity``) and the ``training``
-    column to its training configuration (``recorded_training``)."""
-    identities = {label: recorded_identity(manifest, label) for label in rows["model"].unique()}
-    trainings = {label: recorded_training(manifest, label) for label in rows["model"].unique()}
+    identity, the ``seed`` column set to its training seed and the ``training`` column to its training
+    configuration (``model_identity``); ``models`` maps labels to checkpoint metadata (``Run.models``)."""
+    identities = {label: model_identity(label, models.get(label)) for label in rows["model"].unique()}
     return rows.assign(model=[identities[label][0] for label in rows["model"]],
                        seed=[identities[label][1] for label in rows["model"]],
-                       training=[trainings[label] for label in rows["model"]])
+                       training=[identities[label][2] for label in rows["model"]])
 
 
 def summary_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -135,5 +141,5 @@ def read_summary(path: str | Path) -> pd.DataFrame:
 
 
 def write_summary(run: Any, rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> Path:
-    """Validate ``rows`` and write them as ``summary.csv`` into ``run`` (a ``RunFolder``)."""
+    """Validate ``rows`` and write them as ``summary.csv`` into ``run`` (a ``licli.runs.Run``)."""
     return run.write_csv(SUMMARY_FILE, summary_frame(rows))

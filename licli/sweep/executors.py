@@ -18,6 +18,7 @@ from queue import Queue
 from typing import Any, Protocol
 
 from licli.errors import LicliError
+from licli.parsing import comma_list
 from licli.sweep.plan import Resources, Task
 from licli.sweep.state import DONE, task_state
 
@@ -58,7 +59,7 @@ def visible_gpus() -> list[str]:
         return []
     given = os.environ.get("CUDA_VISIBLE_DEVICES")
     if given:
-        return [part.strip() for part in given.split(",") if part.strip()][:torch.cuda.device_count()]
+        return list(comma_list(given))[:torch.cuda.device_count()]
     return [str(i) for i in range(torch.cuda.device_count())]
 
 

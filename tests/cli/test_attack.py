@@ -105,11 +105,11 @@ BAD = [
     (["--eps", "0"], "--eps must be > 0"),
     (["--eps", "-1/255"], "--eps must be ≥ 0"),
     (["--eps", "eight"], "is not a number"),
-    (["--norm", "l1"], "unknown norm"),
+    (["--norm", "l1"], "Invalid value for '--norm'"),
     (["--eps", "8"], "--eps 8 in linf reaches every image"),
     (["--eps-sweep", "0,8/255,2"], "--eps-sweep 2 in linf reaches every image"),
     (["--norm", "L2", "--eps", "28"], "--eps 28 in l2 reaches every image"),
-    (["--subset", "some"], "unknown subset"),
+    (["--subset", "some"], "Invalid value for '--subset'"),
     (["--fail-on-masking"], "needs --masking-check"),
 ]
 

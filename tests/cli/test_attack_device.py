@@ -76,7 +76,8 @@ def test_precision_and_backend_are_recorded_and_the_backends_agree(runner, tmp_p
 
 def test_unknown_precision_and_backend_are_one_line_errors(runner, tmp_path):
     checkpoint = _checkpoint(tmp_path / "mlp.safetensors")
-    for flag, value, message in (("--precision", "fp16", "unknown precision"), ("--backend", "art", "unknown attack backend")):
+    for flag, value, message in (("--precision", "fp16", "Invalid value for '--precision'"),
+                                 ("--backend", "art", "Invalid value for '--backend'")):
         result = runner.invoke(app, ["attack", "-c", str(checkpoint), flag, value, "--device", "cpu",
                                      "--out", str(tmp_path / "reports")])
         assert result.exit_code == 2 and message in result.stderr, result.output

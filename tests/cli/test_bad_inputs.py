@@ -137,7 +137,7 @@ CORPUS = [
     (_mlp_train("--model-options", '{"hidden": -3}'), "bad options for model 'mlp'"),
     (["train", "--model-options", "[1]"], "--model-options must be a JSON object"),
     (["evaluate", "oracle", "--pool", "0"], "--pool must be ≥ 1 (got 0)"),
-    (["evaluate", "oracle", "--li-calibration", "nope"], "unknown LI calibration 'nope'"),
+    (["evaluate", "oracle", "--li-calibration", "nope"], "Invalid value for '--li-calibration'"),
     (["evaluate", "oracle", "--seeds", f"0,{2**40}"], "--seeds must be an integer in [0, 4294967295]"),
     (["attack", "-c", "{mlp}", "--seed", str(2**70)], "--seed must be an integer"),
     # config files
@@ -317,14 +317,15 @@ def test_files_respect_the_umask(tmp_path):
 
 def test_run_folders_are_exclusive_across_threads(tmp_path, monkeypatch):
     """Sixteen runs with the same name in the same second (time frozen) get sixteen folders."""
-    from licli.reporting.files import RunFolder, new_run_path
+    from licli.reporting.files import new_run_path
+    from licli.runs import Run
 
     monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20260101-000000")
     barrier = threading.Barrier(16)
     folders: list[Path] = []
 
     def run(index: int) -> None:
-        folder = RunFolder(new_run_path(tmp_path / "out", "train", "same"), {})
+        folder = Run(new_run_path(tmp_path / "out", "train", "same"), "train")
         barrier.wait()
         folder.write_json("who.json", {"index": index})
         folders.append(folder.path)
@@ -341,8 +342,8 @@ def test_run_folders_are_exclusive_across_threads(tmp_path, monkeypatch):
 
 def test_run_folders_are_exclusive_across_processes(tmp_path):
     """Four processes released at the same instant, each naming the same folder, each get their own."""
-    script = ("import os, sys, time\nfrom licli.reporting.files import RunFolder\n"
-              "start = float(sys.argv[2])\nfolder = RunFolder(sys.argv[1], {})\n"
+    script = ("import os, sys, time\nfrom licli.runs import Run\n"
+              "start = float(sys.argv[2])\nfolder = Run(sys.argv[1], 'train')\n"
               "time.sleep(max(0.0, start - time.time()))\nfolder.write_json('who.json', {'pid': os.getpid()})\n"
               "print(folder.path)\n")
     start = time.time() + 8

@@ -55,18 +55,18 @@ def test_sanity_check_and_blur_modes(runner, tmp_path, checkpoint):
 
 BAD = [
     (["--methods", "lime"], "unknown saliency method 'lime'"),
-    (["--target", "best"], "unknown target"),
+    (["--target", "best"], "Invalid value for '--target'"),
     (["--percent", "0"], "--percent must be in (0, 1]"),
     (["--n", "0"], "--n must be ≥ 1"),
     (["--n", "999999"], "more than the 2000 images"),
     (["--dataset", "mnist-mini"], "has no ground-truth boxes"),
-    (["--backend", "captum"], "unknown saliency backend"),
+    (["--backend", "captum"], "Invalid value for '--backend'"),
     (["--layers", "nowhere"], "model has no layer 'nowhere'"),
     (["--kernel-size", "4"], "--kernel-size must be a positive odd integer"),
     (["--sanity-check", "--blur-robustness"], "separate modes"),
-    (["--padding", "wrap"], "unknown LoG padding 'wrap'"),
+    (["--padding", "wrap"], "Invalid value for '--padding'"),
     (["--methods", "li-map", "--layers", "14"], "LI-Map needs spatial"),
-    (["--blur-robustness", "--blur-sigmas", "a,b"], "not a list of numbers"),
+    (["--blur-robustness", "--blur-sigmas", "a,b"], "not a comma-separated list of numbers"),
 ]
 
 

@@ -8,12 +8,13 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import typer
 
-from licli.cli import app
+from licli.cli import app, choices
 from licli.cli.choices import (DATASET_NAMES, ENHANCE_NAMES, MECHANISM_NAMES, MODEL_NAMES, OPTIMIZER_NAMES,
                                PRECISION_NAMES, REGULARIZER_NAMES, TRACKER_NAMES)
 from licli.cli.lazy import COMMANDS, load_all
@@ -68,8 +69,24 @@ def test_listing_then_running_a_command(runner):
 
 
 def test_choices_equal_the_registries():
-    from licli.data import DATASETS
+    from licli.attacks import BACKENDS as ATTACK_BACKENDS
+    from licli.attacks.targets import TARGETS
+    from licli.attacks.threat import NORMS
+    from licli.data import DATASETS, Dataset, Split
+    from licli.data.oracle import ORACLE_BASES
     from licli.evaluations import TRACKERS
+    from licli.evaluations.fisher_rao import FISHER_LABELS
+    from licli.evaluations.functional import PARAMETER_SETS
+    from licli.evaluations.pruning import SCOPES
+    from licli.evaluations.robustness import SUBSETS
+    from licli.saliency import BACKENDS as SALIENCY_BACKENDS
+    from licli.saliency.li_map import LI_MAP_RESPONSES, LOG_PADDINGS
+    from licli.evaluations.saliency.scoring import TARGETS as SALIENCY_TARGETS
+    from licli.evaluations.verdict import DECISIONS
+    from licli.mechanisms.inhibition import CALIBRATIONS
+    from licli.models.oracle_net import ORACLE_PATHS
+    from licli.models.zoo import ACTIVATIONS
+    from licli.reproduction import SCALES
     from licli.mechanisms import MECHANISMS
     from licli.objectives import REGULARIZERS
     from licli.objectives.enhancement import ENHANCEMENTS
@@ -85,6 +102,24 @@ def test_choices_equal_the_registries():
     assert TRACKER_NAMES == tuple(TRACKERS)
     assert PRECISION_NAMES == PRECISIONS
     assert ENHANCE_NAMES == tuple(ENHANCEMENTS)
+    assert set(choices.SPLIT_NAMES) == {f.name for f in fields(Dataset) if f.type in ("Split", Split)}
+    assert choices.NORM_NAMES == NORMS
+    assert choices.ATTACK_BACKEND_NAMES == ATTACK_BACKENDS
+    assert choices.TARGET_RULE_NAMES == tuple(TARGETS)
+    assert choices.SUBSET_NAMES == SUBSETS
+    assert choices.PRUNE_SCOPE_NAMES == tuple(SCOPES)
+    assert choices.FISHER_NAMES == tuple(FISHER_LABELS)
+    assert choices.PARAMETER_SET_NAMES == tuple(PARAMETER_SETS)
+    assert choices.SALIENCY_TARGET_NAMES == SALIENCY_TARGETS
+    assert choices.SALIENCY_BACKEND_NAMES == tuple(SALIENCY_BACKENDS)
+    assert choices.LI_MAP_RESPONSE_NAMES == tuple(LI_MAP_RESPONSES)
+    assert choices.LOG_PADDING_NAMES == tuple(LOG_PADDINGS)
+    assert choices.DECISION_NAMES == tuple(DECISIONS)
+    assert choices.ORACLE_DATASET_NAMES == tuple(ORACLE_BASES)
+    assert choices.ACTIVATION_NAMES == tuple(ACTIVATIONS)
+    assert choices.ORACLE_PATH_NAMES == ORACLE_PATHS
+    assert choices.CALIBRATION_NAMES == CALIBRATIONS
+    assert choices.SCALE_NAMES == SCALES
 
 
 def test_train_help_shows_choices_and_defaults(runner):

@@ -70,7 +70,7 @@ def test_recipes_are_trained_for_each_seed(runner, tmp_path):
     (["--model", "a.safetensors"], "1 --model for 0 --baseline"),
     ([], "no mechanism and baseline given"),
     (["--train-config", "a.toml"], "--train-config and --baseline-config go together"),
-    (["--model", "a.safetensors", "--baseline", "b.safetensors", "--expect", "better"], "unknown --expect"),
+    (["--model", "a.safetensors", "--baseline", "b.safetensors", "--expect", "better"], "Invalid value for '--expect'"),
     (["--model", "a.safetensors", "--baseline", "b.safetensors", "--eps", "8"], "reaches every image"),
 ])
 def test_bad_input_is_one_line_and_exit_2(runner, tmp_path, args, message):

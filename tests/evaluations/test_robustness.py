@@ -14,6 +14,7 @@ from licli.evaluations.robustness import (WORST_CASE, AttackSettings, attack_sam
                                           evaluate_robustness, predictions, robustness_table, summarise, summary_rows)
 from licli.models.slots import Slot
 from licli.reporting.plots import robustness_curve
+from licli.runs import figure_png
 from tests.attacks.toy_models import CentroidModel, FirstPixel
 from tests.conftest import tiny_dataset
 
@@ -66,8 +67,7 @@ def test_eps_zero_gives_clean_accuracy_and_sweep_is_plotted(data, tmp_path):
     assert (at_zero["robust_accuracy"] == at_zero["clean_accuracy"]).all()
     at_inf = result.summary[(result.summary["eps"] == math.inf) & (result.summary["attack"] == "fgsm")]
     assert (at_inf["robust_accuracy"] == 0).all()
-    robustness_curve(result.summary, tmp_path / "sweep.png")
-    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figure_png(robustness_curve(result.summary))[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_common_correct_uses_the_same_images_for_every_model(data):

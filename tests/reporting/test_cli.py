@@ -66,7 +66,7 @@ def test_write_baseline_then_check_passes_and_a_regression_fails(runner, fixture
     (["check", "{tmp}/bad.json", "{runs}"], "not valid JSON"),
     (["report", "{runs}", "--html", "{tmp}/bad.json/report.html"], "cannot write"),
     (["reproduce", "nope"], "unknown recipe 'nope'"),
-    (["reproduce", "normout", "--scale", "huge"], "unknown scale 'huge'"),
+    (["reproduce", "normout", "--scale", "huge"], "Invalid value for '--scale'"),
 ])
 def test_bad_input_exits_2_with_one_line(runner, fixture_runs, tmp_path, argv, message):
     (tmp_path / "bad.json").write_text("{")

@@ -12,7 +12,7 @@ from licli.errors import CheckFailed
 from licli.reporting.baseline import DEFAULT_TOLERANCE, baseline_document, compare, parse_baseline
 from licli.reporting.compare import aggregate, metric_tables
 from licli.reporting.discovery import RunFilter, discover
-from licli.reporting.summary import training_key, with_identities
+from licli.reporting.summary import recorded_models, training_key, with_identities
 from tests.reporting.conftest import write_run
 
 CONFIG = {"model": "small-cnn", "dataset": "mnist-mini", "epochs": 1, "batch_size": 128, "optimizer": "sgd",
@@ -77,12 +77,21 @@ def test_check_compares_like_with_like(two_learning_rates, tmp_path):
 
 
 def test_with_identities_records_the_training_configuration(tmp_path):
+    """The identity of a live run's models comes from their metadata in memory; a finished run's is read back
+    from the checkpoint it recorded (``recorded_models``): both give the same rows."""
+    meta = {"model": {"name": "small-cnn"}, "config": {**CONFIG, "lr": 0.002, "seed": 4}}
     metadata = tmp_path / "model.json"
-    metadata.write_text(json.dumps({"model": {"name": "small-cnn"}, "config": {**CONFIG, "lr": 0.002, "seed": 4}}))
-    manifest = {"inputs": {"m:metadata": {"path": str(metadata)}}}
-    rows = with_identities(pd.DataFrame([{"model": "m", "metric": "x", "setting": "", "value": 1.0}]), manifest)
+    metadata.write_text(json.dumps(meta))
+    manifest = {"inputs": {"m:metadata": {"path": str(metadata)}, "data:mnist-mini": {"path": "x"},
+                           "foreign:weights": {"path": "y"}}}
+    frame = pd.DataFrame([{"model": "m", "metric": "x", "setting": "", "value": 1.0},
+                          {"model": "foreign", "metric": "x", "setting": "", "value": 2.0}])
+    rows = with_identities(frame, {"m": meta, "foreign": None})
     assert rows.loc[0, "model"] == "small-cnn" and rows.loc[0, "seed"] == 4
     assert json.loads(rows.loc[0, "training"])["lr"] == 0.002
+    assert rows.loc[1, "model"] == "foreign" and pd.isna(rows.loc[1, "seed"]) and pd.isna(rows.loc[1, "training"])
+    assert recorded_models(manifest) == {"m": meta}
+    assert with_identities(frame, recorded_models(manifest)).equals(rows)
 
 
 def test_degenerate_models_are_marked_and_fail_check(tmp_path):

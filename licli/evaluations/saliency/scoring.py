@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from licli.errors import LicliError
+from licli.evaluations.robustness import predictions
 from licli.saliency.layers import default_layers, resolve_layers
 from licli.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES, LOG_PADDINGS
 from licli.evaluations.saliency.localization import BOX_CONVENTION, BOX_RULES, box_iou, saliency_boxes
@@ -85,11 +86,6 @@ def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_
 
 
 @torch.no_grad()
-def predictions(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
-
-
-@torch.no_grad()
 def output_classes(model: nn.Module, images: torch.Tensor) -> int:
     """How many class scores ``model`` gives (one probe image)."""
     return int(model(images[:1]).shape[1])
@@ -129,7 +125,7 @@ def localization_scores(model: nn.Module, images: torch.Tensor, labels: torch.Te
     Returns the tidy frame (image, label, pred, target_class, method, box_rule, box, true box, iou) and
     the maps of the first ``keep_maps`` images per method (for overlays).
     """
-    predicted = predictions(model, images, settings.batch_size)
+    predicted = predictions(model, images, batch_size=settings.batch_size)
     classes = labels if settings.target == "label" else predicted
     frames, kept = [], {}
     for name in settings.methods:
