@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from licli.data.cifar10 import load_cifar10, load_cifar10_mini
+from licli.data.colored_mnist import load_colored_mnist, load_colored_mnist_mini
 from licli.data.core import Dataset, Split, batches, cache_dir, resolve_data_dir
 from licli.data.boxes import BoxedDataset, split_boxes, split_ids
 from licli.data.mnist import load_mnist, load_mnist_mini
@@ -20,6 +21,8 @@ DATASETS = {
     "cifar10-mini": load_cifar10_mini,
     "mnist-loc": load_mnist_loc,
     "voc2007": load_voc2007,
+    "colored-mnist": load_colored_mnist,
+    "colored-mnist-mini": load_colored_mnist_mini,
 }
 DATASETS.update({name: lambda root, download, base=DATASETS[base]: with_oracle(base(root, download))
                  for name, base in ORACLE_BASES.items()})

@@ -71,6 +71,8 @@ class Dataset:
     classes: tuple[str, ...]
     files: dict[str, str] = field(default_factory=dict)
     """Input files the dataset was read from (role -> path), for the manifest's sha256."""
+    environments: torch.Tensor | None = None
+    """The environment (int64, 0 … n−1) of each training image, for IRM / V-REx / Fishr (``colored-mnist``)."""
 
     @property
     def in_channels(self) -> int:
