@@ -33,7 +33,10 @@ _CHECKPOINT_OPTIONS = [
 
 _FOREIGN_OPTIONS = [
     _option("model", str, None, "--model",
-            help="A torchvision architecture, e.g. torchvision:resnet18 (randomly initialised unless --weights)."),
+            help="A model by name: torchvision:NAME or timm:NAME (randomly initialised unless --weights, or pretrained "
+                 "weights from the local cache: --model-args '{\"weights\": \"DEFAULT\"}' / '{\"pretrained\": true}'), "
+                 "robustbench:NAME (its weights from the local model folder; --model-args dataset, threat_model, "
+                 "model_dir). Nothing is downloaded."),
     _option("model_def", str, None, "--model-def",
             help="Your own model: FILE.py:NAME, a class or factory function returning an nn.Module. "
                  "WARNING: licli imports FILE.py, which runs its code: only pass files you trust."),

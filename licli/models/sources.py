@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from licli.errors import CheckFailed, LicliError
-from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
+from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict, source_files
 from licli.registry import pick
 from licli.runtime import sha256_file
 
@@ -104,7 +104,7 @@ def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
 
     spec = source.foreign
     model = build_foreign(spec)
-    files: dict[str, str] = {}
+    files: dict[str, str] = source_files(spec)
     if spec.kind == "definition":
         files["definition"] = str(spec.definition[0])
     label = spec.definition[1] if spec.kind == "definition" else spec.target
