@@ -55,7 +55,8 @@ _FOREIGN_OPTIONS = [
                  "and normalises inside, so attack budgets stay in pixel units."),
     _option("input_std", str, None, "--input-std", help="Per-channel standard deviation (with --input-mean)."),
     _option("input_size", str, None, "--input-size",
-            help="Input size CxHxW of --model/--model-def (default 3x32x32), checked against the dataset."),
+            help="Input size CxHxW of --model/--model-def, checked on every forward (default: the --dataset's "
+                 "image size, else 3x32x32)."),
 ]
 
 
@@ -100,7 +101,7 @@ def foreign_source(options: dict[str, Any]) -> ModelSource | None:
                        num_classes=values["num_classes"], input_mean=_floats(values["input_mean"], "--input-mean"),
                        input_std=_floats(values["input_std"], "--input-std"), **shape)
     return ModelSource(foreign=spec, weights=None if values["weights"] is None else str(values["weights"].expanduser()),
-                       renames=parse_renames(values["rename"]))
+                       renames=parse_renames(values["rename"]), infer_input_shape=values["input_size"] is None)
 
 
 def _inject(command: Callable[..., Any], options: list[inspect.Parameter], target: str,

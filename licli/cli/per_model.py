@@ -14,7 +14,8 @@ from torch import nn
 from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
-from licli.models.sources import ModelSource, check_fits, load_models
+from licli.models.sources import ModelSource, check_fits, load_models_for
+from licli.reporting.console import PartProgress
 from licli.reporting.files import RunFolder
 from licli.reporting.summary import with_identities, write_summary
 
@@ -30,8 +31,9 @@ def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: 
                   ) -> tuple[Dataset, pd.DataFrame]:
     """Load every model (hashing its files into the manifest), apply ``evaluation(model, data)`` to each,
     and return the dataset and the results stacked with a leading ``model`` column."""
-    models = load_models(sources, device)
-    data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+    progress = PartProgress()
+    models, data = load_models_for(sources, device, dataset,
+                                   lambda name: load_dataset(name, data_dir, on_progress=progress))
     run.record_dataset(data.files)
     for loaded in models:
         check_fits(loaded, data)
