@@ -7,7 +7,7 @@ The Python API (docs/python-api.md) is importable from here: ``licli.attack(mode
 
 from licli.version import __version__
 
-API = ("Trained", "accuracy", "activations", "adversarial_examples", "as_dataset", "attack", "dataset",
+API = ("Trained", "accuracy", "activations", "adversarial_examples", "as_dataset", "attack", "dataset", "dataset_from_torch",
        "fisher_rao", "gsnr", "hessian_trace", "load_model", "masking_checks", "prune", "saliency_maps", "train")
 __all__ = ["__version__", *API]
 

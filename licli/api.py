@@ -21,7 +21,8 @@ from torch import nn
 from licli.attacks.runner import run_attack
 from licli.checkpoints import save_checkpoint
 from licli.data import Dataset, Split, load_dataset
-from licli.data.core import unit_float
+from licli.data.core import on_device, unit_float
+from licli.data.torch_dataset import split_from_torch
 from licli.errors import LicliError
 from licli.evaluations import activations as activation_statistics
 from licli.evaluations import fisher_rao as fisher_rao_norm
@@ -30,22 +31,22 @@ from licli.evaluations import hessian
 from licli.evaluations import pruning
 from licli.evaluations.accuracy import accuracy as measure_accuracy
 from licli.evaluations.masking_checks import masking_report
-from licli.evaluations.robustness import AttackSettings, RobustnessResult, attacked_view, evaluate_robustness
-from licli.evaluations.saliency.scoring import SaliencySettings, build_method
+from licli.evaluations.robustness import (AttackSettings, RobustnessResult, attacked_view, evaluate_robustness,
+                                         model_device)
+from licli.evaluations.saliency.scoring import SaliencySettings, batch_count, build_method
 from licli.evaluations.saliency.scoring import saliency_maps as compute_saliency_maps
-from licli.progress import OnProgress
+from licli.progress import OnProgress, Parts
 from licli.sources import ModelSource
 from licli.sources import load_model as load_source
 from licli.training.config import TrainConfig
 from licli.training.loop import checkpoint_extra, fit
 
 __all__ = ["Trained", "accuracy", "activations", "adversarial_examples", "as_dataset", "attack", "dataset",
-           "fisher_rao", "gsnr", "hessian_trace", "load_model", "masking_checks", "prune", "saliency_maps", "train"]
+           "dataset_from_torch", "fisher_rao", "gsnr", "hessian_trace", "load_model", "masking_checks", "prune", "saliency_maps", "train"]
 
 
 def _device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
+    return model_device(model)
 
 
 def _images(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,10 +76,26 @@ def as_dataset(images: torch.Tensor, labels: torch.Tensor, *, num_classes: int |
     return Dataset(name, split, split, count, tuple(str(k) for k in range(count)))
 
 
-def dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
+def dataset(name: str, data_dir: str | Path | None = None, on_progress: OnProgress | None = None) -> Dataset:
     """A built-in dataset (``mnist-mini`` is embedded; others come from ``data_dir`` / ``$LICLI_DATA_DIR``,
-    never downloaded). ``.test.floats()`` gives its test images in [0, 1], ``.test.labels`` the labels."""
-    return load_dataset(name, None if data_dir is None else str(data_dir))
+    never downloaded) or your ``imagefolder:PATH``. ``.test.images`` are its test images (uint8; memory-mapped
+    for an image folder), ``.test.floats()`` them in [0, 1], ``.test.labels`` the labels."""
+    return load_dataset(name, None if data_dir is None else str(data_dir), on_progress=on_progress)
+
+
+def dataset_from_torch(test: Any, train: Any = None, *, num_classes: int | None = None, batch_size: int = 256,
+                       num_workers: int = 0, name: str = "torch-dataset",
+                       on_progress: OnProgress | None = None) -> Dataset:
+    """Any ``torch.utils.data.Dataset`` of (image, label) — e.g. ``torchvision.datasets.ImageFolder(root,
+    transform=ToTensor())`` — as a licli ``Dataset``, read batch by batch into a memory-mapped array (never whole
+    in memory or on the device); ``train`` defaults to ``test``. Its ``.test.images``/``.test.labels`` go to every
+    function here, which stream them to the model's device batch by batch."""
+    read = lambda data: split_from_torch(data, batch_size=batch_size, num_workers=num_workers,  # noqa: E731
+                                         on_progress=on_progress)
+    test_split = read(test)
+    train_split = test_split if train is None else read(train)
+    count = num_classes if num_classes is not None else int(max(test_split.labels.max(), train_split.labels.max())) + 1
+    return Dataset(name, train_split, test_split, count, tuple(str(k) for k in range(count)))
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -130,8 +147,8 @@ def attack(model: nn.Module | dict[str, nn.Module], images: torch.Tensor, labels
     ``n_queries``, ``random_start``, ``target_rule``, ``batch_size``, ``seed``, ``eot_samples``."""
     models = model if isinstance(model, dict) else {"model": model}
     device = _device(next(iter(models.values())))
-    images, labels = _images(images, labels)
-    return evaluate_robustness(models, images.to(device), labels.to(device), _settings(attacks, norm, eps, settings),
+    split = on_device(Split(*_images(images, labels)), device)  # a large set stays on the host, streamed
+    return evaluate_robustness(models, split.images, split.labels, _settings(attacks, norm, eps, settings),
                                n=n, subset=subset, common_correct=common_correct, eps_values=eps_values,
                                on_progress=on_progress)
 
@@ -197,12 +214,15 @@ def prune(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, level
 
 
 def saliency_maps(model: nn.Module, images: torch.Tensor, classes: torch.Tensor, *, method: str = "gradcam",
-                  layers: Sequence[str] = (), backend: str = "native", batch_size: int = 100) -> torch.Tensor:
+                  layers: Sequence[str] = (), backend: str = "native", batch_size: int = 100,
+                  on_progress: OnProgress | None = None) -> torch.Tensor:
     """Saliency maps (N, H, W) for ``classes`` (``li-map``, ``gradcam``, ``gradcam++``; ``layers`` are module
-    names, default: the method's usual layers)."""
+    names, default: the method's usual layers); ``on_progress`` hears of each batch mapped."""
     images, classes = _images(images, classes)
     device = _device(model)
     model.eval()
     settings = SaliencySettings(methods=(method,), backend=backend, layers=tuple(layers))
     chosen = build_method(model, method, settings, tuple(images.shape[1:]))
-    return compute_saliency_maps(chosen, unit_float(images.to(device)), classes.to(device), batch_size)
+    parts = Parts("saliency maps", batch_count(images, batch_size), on_progress)
+    return compute_saliency_maps(chosen, unit_float(images.to(device)), classes.to(device), batch_size, parts=parts,
+                                 label=f"{method} · ")

@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
-from torch.nn.parameter import is_lazy
 
 from licli.errors import LicliError
 from licli.io import atomic_write_bytes, to_json
 from licli.models import ModelSpec, build_model
 from licli.models.foreign import ForeignSpec, build_foreign
+from licli.models.weights import compact_keys, load_strict
 from licli.registry import pick
 from licli.runtime import sha256_file
 from licli.version import __version__
@@ -122,40 +122,6 @@ def load_state(weights: Path) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise LicliError(f"cannot read weights {weights} ({error})",
                          "the file is corrupt or not safetensors; restore it or retrain") from None
-
-
-def compact_keys(keys: list[str]) -> str:
-    """Name every key, grouping siblings: ``bn1.weight, bn1.bias`` → ``bn1.{weight,bias}``."""
-    groups: dict[str, list[str]] = {}
-    for key in keys:
-        parent, _, leaf = key.rpartition(".")
-        groups.setdefault(parent, []).append(leaf)
-    return ", ".join(f"{parent}.{{{','.join(leaves)}}}" if parent and len(leaves) > 1
-                     else (f"{parent}.{leaves[0]}" if parent else leaves[0])
-                     for parent, leaves in groups.items())
-
-
-def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model``, naming every missing, unexpected or mis-shaped tensor.
-
-    Lazily sized tensors (torch's lazy modules, e.g. a Local Inhibition map) take the checkpoint's shape."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items()
-              if k in state and not is_lazy(v) and state[k].shape != v.shape]
-    problems = []
-    if missing:
-        problems.append(f"missing ({len(missing)}): {compact_keys(missing)}")
-    if unexpected:
-        problems.append(f"unexpected ({len(unexpected)}): {compact_keys(unexpected)}")
-    if shapes:
-        problems.append(f"mis-shaped ({len(shapes)}): {', '.join(shapes)}")
-    if problems:
-        raise LicliError(f"weights in {source} do not fit the model ({len(expected)} tensors): {'; '.join(problems)}",
-                         "use the weights made for this architecture (check the model and its options, "
-                         "or map key prefixes with --rename OLD=NEW)")
-    model.load_state_dict(state, strict=True)
 
 
 def check_finite(state: dict[str, torch.Tensor], source: str) -> None:

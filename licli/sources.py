@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from licli.checkpoints import (Checkpoint, check_finite, checkpoint_paths, definition_path, load_checkpoint,
-                               load_strict, save_checkpoint)
+                               save_checkpoint)
 from licli.errors import CheckFailed, LicliError
 from licli.io import atomic_write_bytes, missing_folders, remove_empty_folders
-from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict
+from licli.models.foreign import ForeignModel, ForeignSpec, build_foreign, check_logits, read_state_dict, source_files
+from licli.models.weights import load_strict
 from licli.registry import pick
 from licli.runtime import in_memory_format, sha256_file
 
@@ -44,6 +45,8 @@ class ModelSource:
     weights: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
     trust_definition: bool = False
+    infer_input_shape: bool = False
+    """A foreign model given no ``--input-size`` takes the evaluated dataset's image shape (``fitted_to``)."""
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.foreign is None):
@@ -108,7 +111,7 @@ def _load_checkpoint(source: ModelSource, device: torch.device) -> LoadedModel:
 def _load_foreign(source: ModelSource, device: torch.device) -> LoadedModel:
     spec = source.foreign
     model = build_foreign(spec)
-    files: dict[str, str] = {}
+    files: dict[str, str] = source_files(spec)
     if spec.kind == "definition":
         files["definition"] = str(spec.definition[0])
     label = spec.definition[1] if spec.kind == "definition" else spec.target
@@ -147,6 +150,24 @@ def load_models(sources: list[ModelSource], device: torch.device) -> list[Loaded
         if seen[item.label] > 1:
             item.label = f"{item.label}#{seen[item.label]}"
     return loaded
+
+
+def fitted_to(sources: list[ModelSource], data: Dataset | None) -> list[ModelSource]:
+    """``sources`` with every foreign model that was given no input size taking ``data``'s image shape."""
+    if data is None:
+        return sources
+    shape = tuple(int(d) for d in data.test.images.shape[1:])
+    return [replace(source, foreign=replace(source.foreign, input_shape=shape), infer_input_shape=False)
+            if source.infer_input_shape and source.foreign is not None else source for source in sources]
+
+
+def load_models_for(sources: list[ModelSource], device: torch.device, dataset: str | None,
+                    load: Callable[[str], Dataset]) -> tuple[list[LoadedModel], Dataset]:
+    """Load the models and the dataset they are evaluated on: ``dataset`` when named (loaded first, so foreign
+    models without ``--input-size`` take its image shape), else the first model's own, else ``mnist-mini``."""
+    data = load(dataset) if dataset else None
+    models = load_models(fitted_to(sources, data), device)
+    return models, data if data is not None else load(models[0].dataset or "mnist-mini")
 
 
 def check_fits(loaded: LoadedModel, data: Dataset, *, labels: bool = True) -> None:

@@ -79,3 +79,37 @@ def test_renderer_draws_a_bar_or_lines_and_stays_silent_off_a_terminal():
     quiet.console = Console(file=io.StringIO(), force_terminal=True)
     quiet(Part("attack", "m", 1, 1, 1.0))
     assert quiet.console.file.getvalue() == ""
+
+
+def test_saliency_reports_each_method_and_batch():
+    from licli.evaluations.saliency.scoring import SaliencySettings, localization_scores
+
+    torch.manual_seed(0)
+    net = build_model(ModelSpec("small-cnn", 3, 1, (8, 8), {"filters": 4, "hidden": 10})).eval()
+    data = tiny_dataset(n_test=25).test
+    images, boxes = data.images.float() / 255, torch.tensor([[1, 1, 6, 6]] * 25)
+    parts: list[Part] = []
+    settings = SaliencySettings(methods=("gradcam", "gradcam++"), batch_size=10)
+    frame, _ = localization_scores(net, images, data.labels, boxes, settings, on_progress=parts.append, label="cnn · ")
+    _check_sequence(parts, 2 * 3, "saliency maps")  # 2 methods × ⌈25/10⌉ batches
+    assert [p.label for p in parts[1:4]] == [f"cnn · gradcam · batch {k}/3" for k in (1, 2, 3)]
+    assert len(frame) == 25 * 2 * frame["box_rule"].nunique()
+
+
+def test_image_folder_decoding_reports_each_image_once(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from licli.data import load_dataset
+
+    for k in range(2):
+        (tmp_path / f"c{k}").mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((4, 4), 40 * i + k, np.uint8)).save(tmp_path / f"c{k}" / f"{i}.png")
+    parts: list[Part] = []
+    data = load_dataset(f"imagefolder:{tmp_path}", on_progress=parts.append)
+    _check_sequence(parts, 6, "decode images")
+    assert [p.label for p in parts[1:]] == ["0.png", "1.png", "2.png"] * 2 and data.test.images.shape == (6, 1, 4, 4)
+    cached: list[Part] = []
+    load_dataset(f"imagefolder:{tmp_path}", on_progress=cached.append)
+    assert cached == []  # read from the cache: nothing decoded, no bar

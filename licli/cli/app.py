@@ -114,6 +114,9 @@ app.add_typer(evaluate_app, name="evaluate")
 sweep_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                         help="Run a grid of licli commands or a recipe as tasks on local workers or a cluster.")
 app.add_typer(sweep_app, name="sweep")
+export_app = typer.Typer(cls=LicliGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                         help="Export runs to the experiment trackers researchers use (offline).")
+app.add_typer(export_app, name="export")
 LicliGroup.root = app
 
 

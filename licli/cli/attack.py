@@ -15,12 +15,13 @@ from licli.cli.config_file import field_flags
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset
+from licli.data.core import on_device
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.masking_checks import FAIL, masking_report
 from licli.evaluations.robustness import (SUBSETS, AttackSettings, RobustnessResult, Shard, evaluate_robustness,
                                           robustness_table, summary_rows)
 from licli.parsing import comma_list
-from licli.sources import ModelSource, check_fits, load_models
+from licli.sources import ModelSource, check_fits, load_models_for
 from licli.reporting.console import PartProgress, stdout
 from licli.reporting.plots import robustness_curve
 from licli.reporting.summary import with_identities, write_summary
@@ -115,15 +116,15 @@ def attack(
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run), \
             precision_scope(precision, torch_device) as numerics:
         run.note("numerics", numerics)
-        loaded = load_models(sources, torch_device)
-        data = load_dataset(dataset or loaded[0].dataset or "mnist-mini", options.data_dir)
+        progress = PartProgress()
+        loaded, data = load_models_for(sources, torch_device, dataset,
+                                       lambda name: load_dataset(name, options.data_dir, on_progress=progress))
         run.record_dataset(data)
         for item in loaded:
             check_fits(item, data)
             run.record_model(item)
-        test = data.test.to(torch_device)
+        test = on_device(data.test, torch_device)
         models = {item.label: at_precision(item.model, precision) for item in loaded}
-        progress = PartProgress()
         result, used = largest_batch_that_fits(
             lambda size: evaluate_robustness(models, test.images, test.labels, replace(settings, batch_size=size),
                                              n=n, subset=subset, common_correct=common_correct,
@@ -148,7 +149,8 @@ def attack(
             run.save_figure("sweep.png", robustness_curve(result.summary, title=f"{data.name} · {norm}"))
         masking = pd.DataFrame()
         if masking_check:
-            masking = pd.concat([masking_report(models[label], test.images[chosen], test.labels[chosen], chosen,
+            masking = pd.concat([masking_report(models[label], test.images[chosen.to(test.images.device)].to(torch_device),
+                                                test.labels[chosen], chosen,
                                                 settings, model_degeneracy=result.degeneracy[label],
                                                 on_progress=progress, label=f"{label} · ").assign(model=label)
                                  for label, chosen in result.selected.items()], ignore_index=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from enum import Enum
 
 MODEL_NAMES = ("mlp", "small-cnn", "vgg16", "resnet18", "gap-cnn", "oracle-net")  # licli.models.MODELS
-DATASET_NAMES = ("mnist", "mnist-mini", "cifar10", "cifar10-mini", "mnist-loc", "voc2007", "oracle-mnist",
+DATASET_NAMES = ("mnist", "mnist-mini", "cifar10", "cifar10-mini", "mnist-loc", "voc2007", "colored-mnist",
+                 "colored-mnist-mini", "oracle-mnist",
                  "oracle-mnist-mini")  # licli.data.DATASETS
 OPTIMIZER_NAMES = ("sgd", "adam")  # licli.training.optimizers.OPTIMIZERS
 MECHANISM_NAMES = ("local-inhibition", "normout", "dropout", "gradient-mask",

@@ -15,6 +15,7 @@ from licli.cli.choices import DatasetName, LiMapResponse, LogPadding, SaliencyBa
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
 from licli.data import load_dataset, split_boxes, split_ids
+from licli.reporting.console import PartProgress
 from licli.errors import LicliError
 from licli.evaluations.saliency.blur import blur_robustness
 from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomization
@@ -94,7 +95,7 @@ def evaluate_saliency(
                                 batch_size=batch_size)
     config = SaliencyRunConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
                                _sigmas(blur_sigmas), seed)
-    data = load_dataset(dataset, options.data_dir)
+    data = load_dataset(dataset, options.data_dir, on_progress=PartProgress())
     boxes_all = split_boxes(data, split)
     chosen = getattr(data, split)
     if n > len(chosen):
@@ -138,10 +139,12 @@ class Inputs:
 
 def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
     images = inputs.images
+    progress = PartProgress()
     frames = []
     for loaded in models:
         per_image, maps = localization_scores(loaded.model, images, inputs.labels, inputs.boxes, config.settings,
-                                              keep_maps=min(config.overlays, len(images)))
+                                              keep_maps=min(config.overlays, len(images)), on_progress=progress,
+                                              label=f"{loaded.label} · ")
         frames.append(per_image.assign(model=loaded.label))
         if config.overlays:
             run.save_figure(f"overlays-{loaded.label}.png", overlay_grid(

@@ -48,6 +48,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
                                        "(as `licli report`), and for a recipe paper-comparison.csv and claims.csv (as "
                                        "`licli reproduce`)."),
     },
+    "export": {
+        "tensorboard": ("licli.cli.export", "Write runs' metrics as TensorBoard event files (one TensorBoard run "
+                                            "per run folder), offline."),
+    },
     "evaluate": {
         "accuracy": ("licli.cli.evaluate_accuracy",
                      "Report clean accuracy and mean cross-entropy of one or more models on a dataset split."),

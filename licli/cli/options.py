@@ -35,7 +35,10 @@ _CHECKPOINT_OPTIONS = [
 
 _FOREIGN_OPTIONS = [
     _option("model", str, None, "--model",
-            help="A torchvision architecture, e.g. torchvision:resnet18 (randomly initialised unless --weights)."),
+            help="A model by name: torchvision:NAME or timm:NAME (randomly initialised unless --weights, or pretrained "
+                 "weights from the local cache: --model-args '{\"weights\": \"DEFAULT\"}' / '{\"pretrained\": true}'), "
+                 "robustbench:NAME (its weights from the local model folder; --model-args dataset, threat_model, "
+                 "model_dir). Nothing is downloaded."),
     _option("model_def", str, None, "--model-def",
             help="Your own model: FILE.py:NAME, a class or factory function returning an nn.Module. "
                  "WARNING: licli imports FILE.py, which runs its code: only pass files you trust."),
@@ -54,7 +57,8 @@ _FOREIGN_OPTIONS = [
                  "and normalises inside, so attack budgets stay in pixel units."),
     _option("input_std", str, None, "--input-std", help="Per-channel standard deviation (with --input-mean)."),
     _option("input_size", str, None, "--input-size",
-            help="Input size CxHxW of --model/--model-def (default 3x32x32), checked against the dataset."),
+            help="Input size CxHxW of --model/--model-def, checked on every forward (default: the --dataset's "
+                 "image size, else 3x32x32)."),
 ]
 
 
@@ -94,7 +98,7 @@ def foreign_source(options: dict[str, Any]) -> ModelSource | None:
                        num_classes=values["num_classes"], input_mean=_floats(values["input_mean"], "--input-mean"),
                        input_std=_floats(values["input_std"], "--input-std"), **shape)
     return ModelSource(foreign=spec, weights=None if values["weights"] is None else str(values["weights"].expanduser()),
-                       renames=parse_renames(values["rename"]))
+                       renames=parse_renames(values["rename"]), infer_input_shape=values["input_size"] is None)
 
 
 def _inject(command: Callable[..., Any], options: list[inspect.Parameter], target: str,

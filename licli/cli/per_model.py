@@ -14,7 +14,8 @@ from torch import nn
 from licli.cli.app import recorded_run
 from licli.config import RunOptions
 from licli.data import Dataset, load_dataset
-from licli.sources import ModelSource, check_fits, load_models
+from licli.sources import ModelSource, check_fits, load_models_for
+from licli.reporting.console import PartProgress
 from licli.reporting.summary import with_identities, write_summary
 from licli.runs import Run
 from licli.runtime import first_batch_size, largest_batch_that_fits
@@ -31,8 +32,9 @@ def evaluate_each(sources: list[ModelSource], *, dataset: str | None, data_dir: 
                   ) -> tuple[Dataset, pd.DataFrame]:
     """Load every model (recording it and the dataset in the run), apply ``evaluation(model, data)`` to each,
     and return the dataset and the results stacked with a leading ``model`` column."""
-    models = load_models(sources, device)
-    data = load_dataset(dataset or models[0].dataset or "mnist-mini", data_dir)
+    progress = PartProgress()
+    models, data = load_models_for(sources, device, dataset,
+                                   lambda name: load_dataset(name, data_dir, on_progress=progress))
     run.record_dataset(data)
     for loaded in models:
         check_fits(loaded, data)
@@ -79,7 +81,7 @@ def run_per_model(command: str, sources: list[ModelSource], options: RunOptions,
     with recorded_run(f"evaluate-{command}", config, options, seed=seed) as (device, run):
         _, result = evaluate_each(sources, dataset=dataset, data_dir=options.data_dir, device=device, run=run,
                                   evaluation=lambda net, data: evaluate(net, data, device))
-        run.manifest["batch_size"] = dict(zip(pd.unique(result["model"]), used))
+        run.note("batch_size", dict(zip(pd.unique(result["model"]), used)))
         run.write_csv(csv, result)
         write_summary(run, with_identities(summary_rows(result), run.models))
     return run.path, result

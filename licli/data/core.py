@@ -1,4 +1,4 @@
-"""Whole splits as uint8 tensors, moved to the device once and batched there."""
+"""Whole splits as uint8 tensors, moved to the device once and batched there (large ones streamed: ``on_device``)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,7 @@ class Split:
         return Split(self.images.to(device), self.labels.to(device))
 
     def subset(self, indices: torch.Tensor) -> "Split":
-        indices = indices.to(self.labels.device)
-        return Split(self.images[indices], self.labels[indices])
+        return Split(self.images[indices.to(self.images.device)], self.labels[indices.to(self.labels.device)])
 
     def floats(self, device: torch.device | str | None = None) -> torch.Tensor:
         """All images as float32 in [0, 1] (on ``device`` if given)."""
@@ -73,6 +72,8 @@ class Dataset:
     """Input files the dataset was read from (role -> path), for the manifest's sha256."""
     hashes: dict[str, str] = field(default_factory=dict)
     """Role → sha256 of those of ``files`` the loader hashed anyway (the run records them without rereading)."""
+    environments: torch.Tensor | None = None
+    """The environment (int64, 0 … n−1) of each training image, for IRM / V-REx / Fishr (``colored-mnist``)."""
 
     @property
     def in_channels(self) -> int:
@@ -81,6 +82,17 @@ class Dataset:
     @property
     def image_size(self) -> tuple[int, int]:
         return int(self.train.images.shape[2]), int(self.train.images.shape[3])
+
+
+RESIDENT_BYTES = 1 << 30
+"""Splits up to this size (1 GiB) are moved to the device whole; larger ones are streamed batch by batch."""
+
+
+def on_device(split: Split, device: torch.device | str) -> Split:
+    """``split`` for evaluation on ``device``: labels there, images there too when they fit in ``RESIDENT_BYTES``,
+    else left on the host (an image folder's are memory-mapped from the cache) and copied one batch at a time."""
+    size = split.images.numel() * split.images.element_size()
+    return Split(split.images if size > RESIDENT_BYTES else split.images.to(device), split.labels.to(device))
 
 
 Augment = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -100,7 +112,7 @@ def batches(split: Split, batch_size: int, *, device: torch.device, shuffle: boo
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        x = unit_float(split.images[index].to(device, non_blocking=True))
+        x = unit_float(split.images[index.to(split.images.device)].to(device, non_blocking=True))
         if augment is not None:
             x = augment(x, generator)
         yield x, split.labels[index].to(device, non_blocking=True), index

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from licli.data import Dataset
+from licli.data.core import on_device
 from licli.errors import LicliError
 from licli.registry import pick
 from licli.training.loop import evaluate
@@ -18,5 +19,5 @@ def accuracy(model: nn.Module, data: Dataset, *, split: str = "test", device: to
     chosen = pick({"test": data.test, "train": data.train}, split, "split")
     if chosen.images.shape[1:] != data.train.images.shape[1:]:
         raise LicliError("dataset images do not match", "check --dataset")
-    result = evaluate(model, chosen.to(device), device=device, batch_size=batch_size)
+    result = evaluate(model, on_device(chosen, device), device=device, batch_size=batch_size)
     return pd.DataFrame([{"dataset": data.name, "split": split, "n": len(chosen), **result}])

@@ -275,7 +275,7 @@ def train_method(name: str, base: Dataset, config: OracleConfig, seed: int, *, d
     probe_images = data.train.images[:SATURATION_PROBE].float().div(255.0).to(device)
     probe = EpochProbe(model.to(device), {k: splits[k].to(device) for k in ("permuted", "true", "zeroed")}, device,
                        config.activation, probe_images, config.heatmap_epochs)
-    history = train(model, data, train_config, device=device, objective=objective_for(train_config),
+    history = train(model, data, train_config, device=device, objective=objective_for(train_config, data),
                     observers=[probe])
     history = history.rename(columns={"test_accuracy": "permuted_accuracy", "true_accuracy": "true_oracle_accuracy",
                                       "true_accuracy_identity": "true_oracle_accuracy_identity"})

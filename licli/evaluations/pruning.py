@@ -22,6 +22,7 @@ from scipy.integrate import trapezoid
 from torch import nn
 
 from licli.data import Dataset, Split
+from licli.data.core import on_device
 from licli.errors import CheckFailed, LicliError
 from licli.evaluations.functional import select_parameters
 from licli.parsing import comma_list
@@ -138,7 +139,7 @@ def run(model: nn.Module, data: Dataset, *, device: torch.device, config: PruneC
 
     Weights already zero sort first, so pruning k = round(level·n) weights of a group (a layer, or the
     whole network for ``global``) leaves exactly max(k, zeros before) zeros in it; CheckFailed if not."""
-    split = (data.test if config.split == "test" else data.train).to(device)
+    split = on_device(data.test if config.split == "test" else data.train, device)
     weights = select_parameters(model, "weights")
     sizes = {name: w.numel() for name, w in weights.items()}
     total = sum(sizes.values())

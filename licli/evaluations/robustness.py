@@ -168,12 +168,19 @@ def check_images(images: torch.Tensor, labels: torch.Tensor | None = None) -> No
 
 
 def predictions(model: nn.Module, images: torch.Tensor, *, batch_size: int, eot_samples: int = 0) -> torch.Tensor:
-    """Predicted classes of images (N, C, H, W; uint8, or float in [0, 1]) already on the model's device, as the
-    attacks see the model (``attacked_view``), in batches: the one batched prediction every evaluation uses."""
+    """Predicted classes of images (N, C, H, W; uint8, or float in [0, 1]) on the model's device or streamed there
+    batch by batch, as the attacks see the model (``attacked_view``): the one batched prediction every evaluation uses."""
     check_images(images)
+    device = model_device(model)
     with attacked_view(model, eot_samples) as view, torch.no_grad():
-        return torch.cat([view(unit_float(images[i:i + batch_size])).argmax(1)
+        return torch.cat([view(unit_float(images[i:i + batch_size].to(device))).argmax(1)
                           for i in range(0, len(images), batch_size)])
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: str) -> torch.Tensor:
@@ -215,8 +222,8 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         for number, start in enumerate(range(0, len(images), settings.batch_size)):
             if not shard.holds(number):
                 continue
-            x = unit_float(images[start:start + settings.batch_size])
             y = labels[start:start + settings.batch_size]
+            x = unit_float(images[start:start + settings.batch_size].to(y.device))
             keys = ImageKeys(settings.seed, tuple(positions[start:start + len(y)]))
             with torch.no_grad():
                 clean = view(x).argmax(1)
@@ -352,7 +359,7 @@ def class_count(model: nn.Module, images: torch.Tensor) -> int:
     check_images(images)
     with kept_modes(model), torch.no_grad():
         model.eval()
-        return int(model(unit_float(images[:1])).shape[1])
+        return int(model(unit_float(images[:1].to(model_device(model)))).shape[1])
 
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
@@ -388,7 +395,7 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
         chosen = selected[label]
         for eps in budgets:
             started = time.perf_counter()
-            frames.append(attack_samples(model, images[chosen], labels[chosen], chosen, settings, eps=eps,
+            frames.append(attack_samples(model, images[chosen.to(images.device)], labels[chosen], chosen, settings, eps=eps,
                                          shard=shard, parts=parts, label=f"{label} · ").assign(model=label))
             seconds.append({"model": label, "eps": eps, "seconds": time.perf_counter() - started})
     samples = pd.concat(frames, ignore_index=True)

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from licli.errors import LicliError
+from licli.models.weights import load_strict
 from licli.models.normalize import Normalize
 from licli.registry import pick
 from licli.runtime import sha256_file
@@ -237,21 +238,178 @@ def torchvision_names() -> dict[str, Callable[..., nn.Module]]:
     return {name: tv.get_model_builder(name) for name in tv.list_models(module=tv)}
 
 
+def torchvision_weights_file(spec: ForeignSpec) -> Path | None:
+    """The local torch hub cache file of the pretrained weights ``--model-args '{"weights": "DEFAULT"}'`` names
+    (``torch.hub.get_dir()/checkpoints/<file of the weights' URL>``), or None when no weights are asked."""
+    import torchvision.models as tv
+
+    name = spec.args.get("weights")
+    if name is None:
+        return None
+    try:
+        weights = tv.get_model_weights(spec.target)[name] if isinstance(name, str) and name != "DEFAULT" \
+            else tv.get_model_weights(spec.target).DEFAULT
+    except (KeyError, ValueError) as error:
+        raise LicliError(f"torchvision {spec.target} has no weights {name!r} ({error})",
+                         f"pass one of: DEFAULT, {', '.join(w.name for w in tv.get_model_weights(spec.target))}"
+                         ) from None
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+
+
 def build_torchvision(spec: ForeignSpec) -> nn.Module:
+    """A torchvision architecture; ``weights`` in ``--model-args`` (e.g. ``"DEFAULT"``, ``"IMAGENET1K_V1"``) reads
+    those pretrained weights from the local torch hub cache, never downloading them."""
     builder = pick(torchvision_names(), spec.target, "torchvision model")
-    args = {"weights": None, **spec.args}
+    args = {**spec.args, "weights": None}
     if spec.num_classes is not None:
         args["num_classes"] = spec.num_classes
-    if args["weights"] is not None:
-        raise LicliError("torchvision weights cannot be downloaded by licli",
-                         "save them to a file and pass it with --weights")
-    return _call(builder, args, f"torchvision {spec.target}")
+    net = _call(builder, args, f"torchvision {spec.target}")
+    cached = torchvision_weights_file(spec)
+    if cached is not None:
+        if not cached.is_file():
+            raise LicliError(f"torchvision {spec.target} weights {spec.args['weights']} are not in the local torch "
+                             f"hub cache ({cached}); licli never downloads them",
+                             f"fetch them once with torchvision (torchvision.models.get_model({spec.target!r}, "
+                             f"weights={spec.args['weights']!r})) or put the file there")
+        load_strict(net, read_state_dict(cached, list(net.state_dict())), str(cached))
+    return net
+
+
+def build_timm(spec: ForeignSpec) -> nn.Module:
+    """A timm architecture (randomly initialised; weights from ``--weights``). ``"pretrained": true`` in
+    ``--model-args`` takes timm's pretrained weights from the local Hugging Face cache only (offline)."""
+    try:
+        import timm
+    except ImportError:
+        raise LicliError("timm:NAME needs the timm package", "pip install 'licli[timm]' (or pip install timm)"
+                         ) from None
+    if not timm.is_model(spec.target):
+        close = timm.list_models(f"*{spec.target}*")[:8]
+        raise LicliError(f"timm has no model {spec.target!r}",
+                         f"choose one of timm.list_models(), e.g. {', '.join(close) or 'resnet18'}")
+    args = dict(spec.args)
+    if spec.num_classes is not None:
+        args["num_classes"] = spec.num_classes
+    if not args.get("pretrained"):
+        return _call(lambda **kw: timm.create_model(spec.target, **kw), args, f"timm {spec.target}")
+    with offline_hub():
+        try:
+            return timm.create_model(spec.target, **args)
+        except (OSError, RuntimeError, ValueError) as error:
+            raise LicliError(f"timm {spec.target}'s pretrained weights are not in the local cache "
+                             f"({type(error).__name__}: {' '.join(str(error).split())[:160]}); licli never downloads",
+                             "fetch them once with timm.create_model(NAME, pretrained=True), or pass a file with "
+                             "--weights") from None
+
+
+@contextmanager
+def offline_hub() -> Iterator[None]:
+    """Hugging Face hub reads only from its local cache inside the block (``HF_HUB_OFFLINE``)."""
+    import os
+
+    import huggingface_hub.constants as hub
+
+    saved, flag = os.environ.get("HF_HUB_OFFLINE"), hub.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"], hub.HF_HUB_OFFLINE = "1", True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = flag
+        if saved is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved
+
+
+def _robustbench_utils() -> Any:
+    """``robustbench.utils`` (its model zoo and loader) without the package's ``__init__``, which imports its
+    evaluation and data-download machinery (and fails on current setuptools and pyautoattack)."""
+    import importlib
+    import types
+
+    if "robustbench.utils" in sys.modules:
+        return sys.modules["robustbench.utils"]
+    found = importlib.util.find_spec("robustbench")
+    if found is None or not found.submodule_search_locations:
+        raise LicliError("robustbench:NAME needs the robustbench package",
+                         "pip install --no-deps robustbench, then its model zoo's imports (docs/foreign-models.md)")
+    if "robustbench" not in sys.modules:
+        package = types.ModuleType("robustbench")
+        package.__path__ = list(found.submodule_search_locations)
+        sys.modules["robustbench"] = package
+    try:
+        return importlib.import_module("robustbench.utils")
+    except ImportError as error:
+        raise LicliError(f"robustbench's model zoo cannot be imported ({error})",
+                         f"pip install {error.name or 'the missing module'} (docs/foreign-models.md)") from None
+
+
+ROBUSTBENCH_DEFAULTS = {"dataset": "cifar10", "threat_model": "Linf", "model_dir": "models"}
+"""robustbench.utils.load_model's defaults: ``--model-args`` may change each."""
+
+
+def robustbench_files(spec: ForeignSpec) -> dict[str, Path]:
+    """The local weight files of ``robustbench:NAME`` in robustbench's model folder
+    (``<model_dir>/<dataset>/<threat_model>/<NAME>.pt``, ``<NAME>.pt_m<i>.pt`` for an ensemble), by role."""
+    utils = _robustbench_utils()
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
+    unknown = sorted(set(spec.args) - set(ROBUSTBENCH_DEFAULTS))
+    if unknown:
+        raise LicliError(f"robustbench models take no argument {', '.join(unknown)}",
+                         f"--model-args takes {', '.join(ROBUSTBENCH_DEFAULTS)}")
+    args = {**ROBUSTBENCH_DEFAULTS, **spec.args}
+    try:
+        dataset, threat = BenchmarkDataset(args["dataset"]), ThreatModel(args["threat_model"])
+    except ValueError as error:
+        raise LicliError(f"robustbench knows no {error}",
+                         f"datasets: {', '.join(d.value for d in BenchmarkDataset)}; threat models: "
+                         f"{', '.join(t.value for t in ThreatModel)}") from None
+    entry = pick(utils.all_models[dataset][threat], spec.target, f"robustbench {dataset.value} {threat.value} model")
+    folder = Path(args["model_dir"]).expanduser() / dataset.value / threat.value
+    if entry.get("gdrive_id") is None:
+        raise LicliError(f"robustbench {spec.target} has no weights file of its own (robustbench takes it from timm "
+                         "or torchvision, downloading)", "use --model timm:NAME or torchvision:NAME with local weights")
+    path = folder / f"{spec.target}.pt"
+    if isinstance(entry["gdrive_id"], list):
+        return {f"weights[{i}]": Path(f"{path}_m{i}.pt") for i in range(len(entry["gdrive_id"]))}
+    return {"weights": path}
+
+
+def build_robustbench(spec: ForeignSpec) -> nn.Module:
+    """A RobustBench model zoo entry with its weights from the local model folder, loaded by robustbench's own
+    ``load_model`` (its key fixes per model); licli never lets it download (the files must be there)."""
+    files = robustbench_files(spec)
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise LicliError(f"robustbench {spec.target}'s weights are not in the local model folder ({', '.join(missing)});"
+                         " licli never downloads them",
+                         "fetch them once with robustbench.utils.load_model(NAME, model_dir=…, dataset=…, "
+                         "threat_model=…), or set model_dir in --model-args to the folder holding them")
+    utils = _robustbench_utils()
+    args = {**ROBUSTBENCH_DEFAULTS, **spec.args}
+    with redirect_stdout(io.StringIO()):
+        net = utils.load_model(spec.target, model_dir=str(Path(args["model_dir"]).expanduser()),
+                               dataset=args["dataset"], threat_model=args["threat_model"])
+    return net
 
 
 ARCHITECTURES: dict[str, Callable[[ForeignSpec], nn.Module]] = {
     "definition": build_definition,
     "torchvision": build_torchvision,
+    "timm": build_timm,
+    "robustbench": build_robustbench,
 }
+
+
+def source_files(spec: ForeignSpec) -> dict[str, str]:
+    """Role → path of the local files a named model reads by itself (pretrained weights), for the manifest."""
+    if spec.kind == "robustbench":
+        return {role: str(path) for role, path in robustbench_files(spec).items()}
+    if spec.kind == "torchvision":
+        cached = torchvision_weights_file(spec)
+        return {} if cached is None else {"weights": str(cached)}
+    return {}
 
 
 def pick_architecture(kind: str) -> Callable[[ForeignSpec], nn.Module]:

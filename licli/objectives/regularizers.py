@@ -16,9 +16,16 @@ Each is an ``Objective`` ``(model, x, y, indices) -> (loss, logits)`` registered
 
 Weight decay is not an objective: it is the optimizer's ``--weight-decay`` flag (``TrainConfig.weight_decay``).
 
-Environments (IRM, V-REx, Fishr): the training set is split into ``environments`` random parts by
-the sample indices: a sample's environment is a seeded integer hash of its index modulo n, so the
-split is fixed for a seed, independent of batch order and dataset size, and computed on the device.
+Environments (IRM, V-REx, Fishr), first of these that applies (``bind_environments``, called by training):
+
+1. ``environment_file=PATH``: the user's labels, one per training image in the training split's order
+   (integers or names; the distinct values, sorted, are environments 0 … n−1);
+2. the dataset's own environments (``Dataset.environments``, e.g. ``colored-mnist``'s two training
+   environments, Arjovsky et al. 2019 §5.2);
+3. otherwise ``environments`` random parts (default 2) by the sample indices: a sample's environment is a
+   seeded integer hash of its index modulo n, fixed for a seed, independent of batch order and dataset
+   size. Such i.i.d. parts share one distribution, so the penalties measure little beyond noise.
+
 Per-batch risks average over the environments present in the batch (an absent one is skipped).
 """
 
@@ -26,7 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,16 +68,67 @@ def masked_mean(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return (values * present).sum() / present.sum().clamp_min(1)
 
 
+def read_environment_labels(path: str | Path) -> torch.Tensor:
+    """One environment label per line of ``path`` (blank lines skipped) → int64 environments 0 … n−1, the
+    distinct labels in sorted order (numerically when all are integers)."""
+    file = Path(path).expanduser()
+    try:
+        lines = [line.strip() for line in file.read_text().splitlines()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise LicliError(f"cannot read the environment labels {file} ({error})",
+                         "pass a text file with one environment label per training image") from None
+    labels = [line for line in lines if line]
+    if not labels:
+        raise LicliError(f"the environment labels file {file} is empty",
+                         "write one environment label per training image, one per line")
+    try:
+        values: list = [int(label) for label in labels]
+    except ValueError:
+        values = labels
+    _, inverse = np.unique(np.asarray(values), return_inverse=True)
+    return torch.from_numpy(inverse.astype(np.int64).reshape(-1))
+
+
 class _EnvironmentObjective:
-    def __init__(self, environments: int = 2, seed: int = 0) -> None:
-        if not isinstance(environments, int) or environments < 1:
+    def __init__(self, environments: int | None = None, seed: int = 0,
+                 environment_file: str | None = None) -> None:
+        if environments is not None and (not isinstance(environments, int) or environments < 1):
             raise LicliError(f"environments must be a positive integer (got {environments})",
                              "pass e.g. environments=2")
-        self.environments = environments
+        self.requested = environments
+        self.environments = environments or 2
         self.seed = seed
+        self.environment_file = environment_file
+        self.labels: torch.Tensor | None = None if environment_file is None \
+            else read_environment_labels(environment_file)
+        if self.labels is not None:
+            self._use(self.labels, f"the environment file {environment_file}")
+
+    def _use(self, labels: torch.Tensor, where: str) -> None:
+        count = int(labels.max()) + 1
+        if self.requested is not None and self.requested != count:
+            raise LicliError(f"environments={self.requested} but {where} holds {count} environments",
+                             "drop the environments parameter (it is taken from the labels)")
+        self.labels, self.environments = labels.long(), count
+
+    def bind_environments(self, dataset_environments: torch.Tensor | None, n_train: int) -> None:
+        """Use the training set's environments (training calls this before the first step): the user's file,
+        else ``dataset_environments``, else the seeded hash of the sample index. Labels must cover the
+        ``n_train`` training images one to one."""
+        if self.labels is None and dataset_environments is not None:
+            self._use(dataset_environments, "the dataset")
+        if self.labels is not None and len(self.labels) != n_train:
+            where = f"the environment file {self.environment_file}" if self.environment_file else "the dataset"
+            raise LicliError(f"{where} gives {len(self.labels)} environment labels for {n_train} training images",
+                             "give one label per training image, in the training split's order")
 
     def split(self, indices: torch.Tensor) -> torch.Tensor:
-        return environment_of(indices, self.environments, self.seed)
+        """The environment of each training-sample index."""
+        if self.labels is None:
+            return environment_of(indices, self.environments, self.seed)
+        if self.labels.device != indices.device:
+            self.labels = self.labels.to(indices.device)
+        return self.labels[indices]
 
 
 def _weight(value: float, name: str) -> float:
@@ -90,8 +150,9 @@ class SpectralDecoupling:
 
 
 class IRM(_EnvironmentObjective):
-    def __init__(self, weight: float = 1.0, environments: int = 2, seed: int = 0) -> None:
-        super().__init__(environments, seed)
+    def __init__(self, weight: float = 1.0, environments: int | None = None, seed: int = 0,
+                 environment_file: str | None = None) -> None:
+        super().__init__(environments, seed, environment_file)
         self.weight = _weight(weight, "weight")
 
     def risks_and_penalties(self, logits, y, env) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -109,8 +170,9 @@ class IRM(_EnvironmentObjective):
 
 
 class VREx(_EnvironmentObjective):
-    def __init__(self, weight: float = 1.0, environments: int = 2, seed: int = 0) -> None:
-        super().__init__(environments, seed)
+    def __init__(self, weight: float = 1.0, environments: int | None = None, seed: int = 0,
+                 environment_file: str | None = None) -> None:
+        super().__init__(environments, seed, environment_file)
         self.weight = _weight(weight, "weight")
 
     def __call__(self, model, x, y, indices):
@@ -147,8 +209,9 @@ def per_sample_linear_gradients(features: torch.Tensor, logits: torch.Tensor, y:
 
 
 class Fishr(_EnvironmentObjective):
-    def __init__(self, weight: float = 1.0, environments: int = 2, seed: int = 0) -> None:
-        super().__init__(environments, seed)
+    def __init__(self, weight: float = 1.0, environments: int | None = None, seed: int = 0,
+                 environment_file: str | None = None) -> None:
+        super().__init__(environments, seed, environment_file)
         self.weight = _weight(weight, "weight")
 
     def penalty(self, features, logits, y, env) -> torch.Tensor:

@@ -337,16 +337,20 @@ def model_spec_for(config: TrainConfig, data: Dataset) -> ModelSpec:
                      mechanisms={slot: MechanismSpec.from_dict(spec) for slot, spec in config.mechanisms.items()})
 
 
-def objective_for(config: TrainConfig) -> Objective:
-    """Cross-entropy, or the regularized objective named by ``config.regularizer``."""
+def objective_for(config: TrainConfig, data: Dataset | None = None) -> Objective:
+    """Cross-entropy, or the regularized objective named by ``config.regularizer``; an environment-based one
+    (IRM, V-REx, Fishr) is bound to ``data``'s training environments (``bind_environments``)."""
     if config.regularizer is None:
         return cross_entropy
     factory = pick(REGULARIZERS, config.regularizer, "regularizer")
     try:
-        return factory(**config.regularizer_params)
+        objective = factory(**config.regularizer_params)
     except TypeError as error:
         raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
                          "see the README section Mechanisms for its parameters") from None
+    if data is not None and hasattr(objective, "bind_environments"):
+        objective.bind_environments(data.environments, len(data.train))
+    return objective
 
 
 def with_enhancement(config: TrainConfig, objective: Objective) -> Objective:
@@ -373,7 +377,7 @@ def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Pa
     torch.manual_seed(config.seed)
     model = build_model(spec)
     check_batch_size(model, config.batch_size, len(data.train))
-    history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config)),
+    history = train(model, data, config, device=device, objective=with_enhancement(config, objective_for(config, data)),
                     state_dir=run_dir, resume=resume, progress=progress, observers=observers, schedule=schedule)
     return model, spec, history
 

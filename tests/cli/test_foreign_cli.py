@@ -187,7 +187,7 @@ def test_bad_foreign_models_are_one_line(runner, tmp_path, tiny_weights, extra, 
 
 GENERAL = [
     (["evaluate", "accuracy", "--weights", "w.pt"], "--weights describe a foreign model, but none was named"),
-    (["evaluate", "accuracy", "--model", "timm:resnet18"], "unknown model source 'timm'"),
+    (["evaluate", "accuracy", "--model", "keras:resnet18"], "unknown model source 'keras'"),
     (["evaluate", "accuracy", "--model", "torchvision:nope"], "unknown torchvision model 'nope'"),
     (["evaluate", "accuracy", "--model", "resnet18"], "is not SOURCE:NAME"),
     (["evaluate", "accuracy"], "no model given"),

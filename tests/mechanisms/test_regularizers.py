@@ -114,3 +114,52 @@ def test_weight_decay_points_to_the_optimizer_flag():
         TrainConfig(regularizer="weight-decay")
     with pytest.raises(LicliError, match="unknown regularizer"):
         TrainConfig(regularizer="dropconnect")
+
+
+def test_irm_uses_the_given_environments_by_hand(tmp_path):
+    """A hand-computed IRMv1 penalty: logits z, labels y; d CE(s·z)/ds at s = 1 is Σ_k z_k (p_k − onehot_k)."""
+    z = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, -1.0]], dtype=torch.float64)
+    y = torch.tensor([0, 0, 1, 1])
+    labels = tmp_path / "environments.txt"
+    labels.write_text("red\ngreen\nred\ngreen\n")  # → environments green = 0, red = 1 (sorted names)
+    objective = IRM(weight=1.0, environment_file=str(labels))
+    objective.bind_environments(None, 4)
+    sigmoid = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731 - p_1 of two logits is σ(z_1 − z_0)
+    slopes = []
+    for (z0, z1), label in zip(z.tolist(), y.tolist()):
+        p1 = sigmoid(z1 - z0)
+        slopes.append(z0 * ((1 - p1) - (label == 0)) + z1 * (p1 - (label == 1)))
+    ce = [math.log(1 + math.exp(-(z1 - z0) if label == 1 else (z1 - z0))) for (z0, z1), label in zip(z.tolist(), y.tolist())]
+    red, green = (0, 2), (1, 3)
+    risk = lambda idx: sum(ce[i] for i in idx) / 2  # noqa: E731
+    penalty = lambda idx: (sum(slopes[i] for i in idx) / 2) ** 2  # noqa: E731
+    expected = (risk(red) + risk(green)) / 2 + (penalty(red) + penalty(green)) / 2
+    loss, _ = objective(lambda x: x, z, y, torch.arange(4))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)  # the IRM scale is float32
+    assert torch.equal(objective.split(torch.arange(4)), torch.tensor([1, 0, 1, 0]))
+    hashed = IRM(weight=1.0)
+    hashed.bind_environments(None, 4)
+    assert hashed(lambda x: x, z, y, torch.arange(4))[0].item() != pytest.approx(expected)  # not the hash split
+
+
+def test_environment_objectives_bind_the_datasets_environments_and_check_counts(tmp_path):
+    objective = VREx(weight=1.0)
+    objective.bind_environments(torch.tensor([1, 1, 0, 2]), 4)
+    assert objective.environments == 3 and torch.equal(objective.split(torch.tensor([3, 0])), torch.tensor([2, 1]))
+    labels = tmp_path / "env.txt"
+    labels.write_text("0\n1\n")
+    with pytest.raises(LicliError, match="2 environment labels for 4 training images"):
+        Fishr(environment_file=str(labels)).bind_environments(None, 4)
+    with pytest.raises(LicliError, match="environments=3 but"):
+        IRM(environments=3, environment_file=str(labels))
+    with pytest.raises(LicliError, match="cannot read the environment labels"):
+        IRM(environment_file=str(tmp_path / "missing.txt"))
+
+
+def test_training_on_colored_mnist_uses_its_environments():
+    from licli.data import load_dataset
+    from licli.training.loop import objective_for
+
+    data = load_dataset("colored-mnist-mini")
+    objective = objective_for(TrainConfig(dataset="colored-mnist-mini", regularizer="irm"), data)
+    assert torch.equal(objective.split(torch.arange(10)), torch.arange(10) % 2)

@@ -8,7 +8,8 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from licli.checkpoints import compact_keys, load_checkpoint
+from licli.checkpoints import load_checkpoint
+from licli.models.weights import compact_keys
 from licli.errors import LicliError
 from licli.models.foreign import ForeignSpec, build_foreign, import_definition
 from licli.sources import ModelSource, import_model, load_model, load_models

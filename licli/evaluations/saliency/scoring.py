@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,6 +18,7 @@ from torch import nn
 
 from licli.errors import LicliError
 from licli.evaluations.robustness import predictions
+from licli.progress import OnProgress, Parts
 from licli.saliency.layers import default_layers, resolve_layers
 from licli.saliency.li_map import DEFAULT_SIGMA, LI_MAP_RESPONSES, LOG_PADDINGS
 from licli.evaluations.saliency.localization import BOX_CONVENTION, BOX_RULES, box_iou, saliency_boxes
@@ -111,26 +113,38 @@ def check_label_space(model_classes: int, num_classes: int, *, target: str, need
     return False
 
 
-def saliency_maps(method, images: torch.Tensor, classes: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Maps (N, H, W) of ``images`` (float, [0, 1], on the device) for ``classes``, batch by batch."""
-    return torch.cat([method(images[i:i + batch_size], classes[i:i + batch_size]).detach()
-                      for i in range(0, len(images), batch_size)])
+def batch_count(images: torch.Tensor, batch_size: int) -> int:
+    return -(-len(images) // batch_size)
+
+
+def saliency_maps(method, images: torch.Tensor, classes: torch.Tensor, batch_size: int, *,
+                  parts: Parts | None = None, label: str = "") -> torch.Tensor:
+    """Maps (N, H, W) of ``images`` (float, [0, 1], on the device) for ``classes``, batch by batch; ``parts``
+    counts each batch as one finished part, named after ``label``."""
+    maps = []
+    batches = batch_count(images, batch_size)
+    for number, start in enumerate(range(0, len(images), batch_size)):
+        with parts.part(f"{label}batch {number + 1}/{batches}") if parts else nullcontext():
+            maps.append(method(images[start:start + batch_size], classes[start:start + batch_size]).detach())
+    return torch.cat(maps)
 
 
 def localization_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor,
-                        settings: SaliencySettings, keep_maps: int = 0
-                        ) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+                        settings: SaliencySettings, keep_maps: int = 0, on_progress: OnProgress | None = None,
+                        label: str = "") -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Per-image IoU of each method's top-``percent`` box with the true box, for each box rule.
 
     Returns the tidy frame (image, label, pred, target_class, method, box_rule, box, true box, iou) and
-    the maps of the first ``keep_maps`` images per method (for overlays).
+    the maps of the first ``keep_maps`` images per method (for overlays). ``on_progress`` hears of each
+    (method, batch) mapped (``licli.progress``; ``label`` names the model).
     """
     predicted = predictions(model, images, batch_size=settings.batch_size)
     classes = labels if settings.target == "label" else predicted
     frames, kept = [], {}
+    parts = Parts("saliency maps", len(settings.methods) * batch_count(images, settings.batch_size), on_progress)
     for name in settings.methods:
         method = build_method(model, name, settings, tuple(images.shape[1:]))
-        maps = saliency_maps(method, images, classes, settings.batch_size)
+        maps = saliency_maps(method, images, classes, settings.batch_size, parts=parts, label=f"{label}{name} · ")
         kept[name] = maps[:keep_maps].cpu()
         for rule in BOX_RULES:
             found = saliency_boxes(maps, settings.percent, rule)
