@@ -48,19 +48,19 @@ def test_timm_models_with_local_weights_only(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     torch.manual_seed(4)
-    reference = timm.create_model("test_resnet", num_classes=10)
+    reference = timm.create_model("test_efficientnet", num_classes=10)
     save_file(reference.state_dict(), tmp_path / "r.safetensors")
-    _same_outputs(_load("timm", "test_resnet", weights_file=str(tmp_path / "r.safetensors"), num_classes=10),
+    _same_outputs(_load("timm", "test_efficientnet", weights_file=str(tmp_path / "r.safetensors"), num_classes=10),
                   reference, (3, 32, 32))
-    imagenet = timm.create_model("test_resnet")  # timm keeps a pretrained classifier only at its own 1000 classes
+    imagenet = timm.create_model("test_efficientnet")  # timm keeps a pretrained classifier only at its own 1000 classes
     save_file(imagenet.state_dict(), tmp_path / "in1k.safetensors")
-    pretrained = _load("timm", "test_resnet", pretrained=True,
+    pretrained = _load("timm", "test_efficientnet", pretrained=True,
                        pretrained_cfg_overlay={"file": str(tmp_path / "in1k.safetensors")})  # timm's local-file route
     _same_outputs(pretrained, imagenet, (3, 32, 32))
     monkeypatch.setattr(huggingface_hub.file_download, "_download_to_tmp_and_move",
                         lambda *a, **k: pytest.fail("tried to download"))
     with pytest.raises(LicliError, match="not in the local cache"):
-        _load("timm", "test_resnet", pretrained=True)
+        _load("timm", "test_efficientnet", pretrained=True)
     with pytest.raises(LicliError, match="timm has no model"):
         _load("timm", "no_such_net")
 
