@@ -10,7 +10,8 @@ import typer
 from licli.attacks import ATTACKS, parse_budget, parse_budgets
 from licli.attacks.runner import at_precision
 from licli.cli.app import app, recorded_run
-from licli.cli.choices import AttackBackend, DatasetName, Norm, Precision, Subset, TargetRule, value
+from licli.cli.choices import (EVALUATION_DATASET_HELP, AttackBackend, Norm, Precision, Subset, TargetRule,
+                                complete_dataset, value)
 from licli.cli.config_file import field_flags
 from licli.cli.options import with_model_sources, with_run_options
 from licli.config import RunOptions
@@ -88,7 +89,7 @@ def attack(
     eot: int = typer.Option(0, help="0: stochastic mechanisms in eval mode. k>0: mechanisms active, EOT over k draws."),
     masking_check: bool = typer.Option(False, "--masking-check", help="Run the gradient-masking red-flag checks."),
     fail_on_masking: bool = typer.Option(False, "--fail-on-masking", help="Exit 1 if a masking check fails."),
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the checkpoint was trained on).", autocompletion=complete_dataset),
     batch_size: str = typer.Option(str(DEFAULT_BATCH_SIZE), help="Images per attack batch, or auto: all images at "
                                    "once on CUDA, halved after each out-of-memory error (250 on a CPU)."),
     backend: AttackBackend = typer.Option("native", help="FGSM/PGD implementation (cleverhans is the reference; "

@@ -47,9 +47,19 @@ def choice(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, [(value, value) for value in values], type=str)  # type: ignore[return-value]
 
 
-def value(member: Enum | None) -> str | None:
-    """The typed name behind an Enum option (None when the option was not given)."""
-    return None if member is None else member.value
+def value(member: Enum | str | None) -> str | None:
+    """The typed name behind an Enum option (a plain ``str`` option as it is; None when not given)."""
+    return member.value if isinstance(member, Enum) else member
+
+
+EVALUATION_DATASET_HELP = (f"Dataset: {', '.join(DATASET_NAMES)}, or your own images as imagefolder:PATH "
+                           "(docs/foreign-models.md)")
+"""Evaluation commands take a registry name or ``imagefolder:PATH`` (``licli.data.load_dataset`` checks it)."""
+
+
+def complete_dataset(incomplete: str) -> list[str]:
+    """Shell completion of an evaluation's ``--dataset``: the registry's names and the ``imagefolder:`` prefix."""
+    return [name for name in (*DATASET_NAMES, "imagefolder:") if name.startswith(incomplete)]
 
 
 Model = choice("Model", MODEL_NAMES)

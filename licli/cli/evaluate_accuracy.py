@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import typer
 
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.choices import DatasetName, SplitName, value
+from licli.cli.choices import EVALUATION_DATASET_HELP, SplitName, complete_dataset, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
@@ -30,7 +30,7 @@ class AccuracyConfig:
 def evaluate_accuracy(
     options: RunOptions,
     sources: list[ModelSource],
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the checkpoint was trained on).", autocompletion=complete_dataset),
     split: SplitName = typer.Option("test", help="test or train."),
     batch_size: int = typer.Option(1000, min=1, help="Evaluation batch size."),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),

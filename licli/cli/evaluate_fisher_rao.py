@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
-from licli.cli.choices import DatasetName, Fisher, ParameterSet, SplitName, value
+from licli.cli.choices import EVALUATION_DATASET_HELP, Fisher, ParameterSet, SplitName, complete_dataset, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -25,7 +25,7 @@ def evaluate_fisher_rao(
     params: ParameterSet = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
     n: int = typer.Option(1000, help="Number of images."),
     seed: int = typer.Option(0, help="Seed for the labels sampled with --fisher model."),
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the first checkpoint was trained on).", autocompletion=complete_dataset),
     split: SplitName = typer.Option("test", help="test or train."),
     batch_size: str = typer.Option("250", help="Batch size of the forward-mode pass, or auto: all --n "
                                    "images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
-from licli.cli.choices import DatasetName, SplitName, value
+from licli.cli.choices import EVALUATION_DATASET_HELP, SplitName, complete_dataset, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -22,7 +22,7 @@ def evaluate_gsnr(
     options: RunOptions,
     sources: list[ModelSource],
     n: int = typer.Option(1000, help="Number of images (per-sample gradients)."),
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the first checkpoint was trained on).", autocompletion=complete_dataset),
     split: SplitName = typer.Option("train", help="train or test."),
     batch_size: str = typer.Option("250", help="Batch size, or auto: all --n images at once on CUDA, "
                                    "halved after each out-of-memory error (250 on a CPU)."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from licli.cli.app import evaluate_app
-from licli.cli.choices import DatasetName, ParameterSet, SplitName, value
+from licli.cli.choices import EVALUATION_DATASET_HELP, ParameterSet, SplitName, complete_dataset, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import run_per_model
 from licli.config import RunOptions
@@ -26,7 +26,7 @@ def evaluate_hessian_trace(
     params: ParameterSet = typer.Option("all", help="all trainable parameters, or weights (conv/linear weights only)."),
     power_iterations: int = typer.Option(0, help="Power iterations for the top eigenvalue (0: skip)."),
     seed: int = typer.Option(0, help="Seed for the random vectors."),
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the first checkpoint was trained on).", autocompletion=complete_dataset),
     split: SplitName = typer.Option("test", help="test or train."),
     batch_size: str = typer.Option("250", help="Batch size of each Hessian-vector product, or auto: all "
                                    "--n images at once on CUDA, halved after each out-of-memory error (250 on a CPU)."),

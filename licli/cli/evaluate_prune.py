@@ -9,7 +9,7 @@ import typer
 
 from licli.attacks import ATTACKS, parse_budget
 from licli.cli.app import evaluate_app, recorded_run
-from licli.cli.choices import DatasetName, Norm, PruneScope, SplitName, value
+from licli.cli.choices import EVALUATION_DATASET_HELP, Norm, PruneScope, SplitName, complete_dataset, value
 from licli.cli.options import with_model_sources, with_run_options
 from licli.cli.per_model import evaluate_each
 from licli.config import RunOptions
@@ -42,7 +42,7 @@ def evaluate_prune(
     scope: PruneScope = typer.Option("global", help="global (one threshold for all layers) or layerwise."),
     levels: str = typer.Option(",".join(map(str, pruning.DEFAULT_LEVELS)),
                                help="Fractions of weights to prune, each in [0, 1), comma-separated."),
-    dataset: DatasetName = typer.Option(None, help="Dataset (default: the one the first checkpoint was trained on)."),
+    dataset: str = typer.Option(None, help=f"{EVALUATION_DATASET_HELP} (default: the one the first checkpoint was trained on).", autocompletion=complete_dataset),
     split: SplitName = typer.Option("test", help="test or train."),
     attacks: str = typer.Option(None, "--attack", help="Also measure robust accuracy at each level: the worst case "
                                                        f"of these comma-separated attacks ({', '.join(ATTACKS)})."),
