@@ -64,7 +64,7 @@ def evaluate_oracle(
     activation: Activation = typer.Option("sigmoid", help="sigmoid (the paper, §3.7) or relu, for every layer."),
     oracle_path: OraclePath = typer.Option("layer", help="layer (own 100-unit layer, the paper) or raw (inputs concatenated)."),
     pool: int = typer.Option(1, help="Max-pool after the conv: 1 = none (the paper's network), 2 = 2×2 (about 2× "
-                             "faster, but ERM learns the image too: see the README)."),
+                             "faster, but ERM learns the image too: see docs/oracle-mnist.md)."),
     batch_size: int = typer.Option(128, help="Training batch size."),
     optimizer: Optimizer = typer.Option("sgd", help="sgd or adam (the paper does not say; chosen by measurement, see "
                                   "docs/oracle-mnist.md)."),

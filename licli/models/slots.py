@@ -66,7 +66,7 @@ def insert_mechanisms(model: nn.Module, mechanisms: Mapping[str, MechanismSpec])
                 module = factory(**spec.params)
             except TypeError as error:
                 raise LicliError(f"bad parameters for mechanism {spec.name!r}: {error}",
-                                 "see the README section Mechanisms for its parameters") from None
+                                 "see docs/mechanisms.md for its parameters") from None
             if hasattr(module, "slot_name"):
                 module.slot_name = slot_name
             slots[slot_name].mechanism = module

@@ -347,7 +347,7 @@ def objective_for(config: TrainConfig, data: Dataset | None = None) -> Objective
         objective = factory(**config.regularizer_params)
     except TypeError as error:
         raise LicliError(f"bad parameters for regularizer {config.regularizer!r}: {error}",
-                         "see the README section Mechanisms for its parameters") from None
+                         "see docs/mechanisms.md for its parameters") from None
     if data is not None and hasattr(objective, "bind_environments"):
         objective.bind_environments(data.environments, len(data.train))
     return objective
