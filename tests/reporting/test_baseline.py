@@ -101,3 +101,10 @@ def test_a_budget_matches_by_value_not_by_spelling():
     merged = aggregate(rows)
     assert len(merged) == 1 and merged["seeds"].iloc[0] == 2 and merged["mean"].iloc[0] == pytest.approx(0.45)
     assert merged["setting"].iloc[0] == written
+
+
+def test_setting_key_parses_only_non_integer_numbers():
+    from licli.contract import setting, setting_key
+    assert setting_key("attack=pgd;norm=linf;eps=0.031372549") == setting(attack="pgd", norm="linf", eps=8 / 255)
+    assert setting_key("eps=inf;n=1234567;shard=1/2;split=test") == "eps=inf;n=1234567;shard=1/2;split=test"
+    assert setting_key("eps=1e-1") == "eps=0.1" and setting_key("") == ""
