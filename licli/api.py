@@ -148,9 +148,10 @@ def attack(model: nn.Module | dict[str, nn.Module], images: torch.Tensor, labels
     models = model if isinstance(model, dict) else {"model": model}
     device = _device(next(iter(models.values())))
     split = on_device(Split(*_images(images, labels)), device)  # a large set stays on the host, streamed
-    return evaluate_robustness(models, split.images, split.labels, _settings(attacks, norm, eps, settings),
-                               n=n, subset=subset, common_correct=common_correct, eps_values=eps_values,
-                               on_progress=on_progress)
+    chosen = _settings(attacks, norm, eps, settings)
+    threats = [chosen.threat.at(float(value)) for value in eps_values] if eps_values is not None else None
+    return evaluate_robustness(models, split.images, split.labels, chosen, n=n, subset=subset,
+                               common_correct=common_correct, threats=threats, on_progress=on_progress)
 
 
 def adversarial_examples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, attack: str = "pgd",
@@ -160,7 +161,7 @@ def adversarial_examples(model: nn.Module, images: torch.Tensor, labels: torch.T
     images, labels = _images(images, labels)
     device = _device(model)
     with attacked_view(model, chosen.eot_samples) as view:
-        outcome = run_attack(attack, view, unit_float(images.to(device)), labels.to(device), norm=norm, eps=chosen.eps,
+        outcome = run_attack(attack, view, unit_float(images.to(device)), labels.to(device), threat=chosen.threat,
                              seed=seed, target_rule=chosen.target_rule, **chosen.params())
     return outcome.x_adv.detach()
 

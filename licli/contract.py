@@ -44,6 +44,25 @@ def setting(**values: Any) -> str:
     return ";".join(f"{key}={text(value)}" for key, value in values.items() if value is not None)
 
 
+def setting_key(text: str) -> str:
+    """``text`` with every non-integer number parsed and written as ``setting`` writes it, so reports match
+    settings by value, not by spelling: ``eps=0.031372549`` (8/255 written by hand) and ``eps=0.0313725``
+    give the same key. Integers and words are kept as written."""
+    def canonical(pair: str) -> str:
+        key, sep, value = pair.partition("=")
+        try:
+            int(value)
+            return pair
+        except ValueError:
+            pass
+        try:
+            return f"{key}{sep}{float(value):.6g}"
+        except ValueError:
+            return pair
+
+    return ";".join(canonical(pair) for pair in str(text).split(";")) if text else ""
+
+
 def model_label(spec: Mapping[str, Any]) -> str:
     """A model's identity in reports: the architecture plus each mechanism and the slot it fills.
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from licli.contract import setting_key
 from licli.errors import LicliError
 from licli.progress import OnProgress, Parts
 from licli.registry import pick
@@ -76,9 +77,10 @@ class Measurement:
         frame = rows.get(self.step)
         if frame is None or frame.empty:
             return math.nan
-        parts = frame["setting"].map(lambda s: set(s.split(";")))
+        parts = frame["setting"].map(lambda s: set(setting_key(s).split(";")))  # numbers match by value
+        wanted = set(setting_key(";".join(self.setting)).split(";")) if self.setting else set()
         match = ((frame["metric"] == self.metric) & ((frame["model"] == self.model) | (self.model == ""))
-                 & parts.map(lambda have: set(self.setting) <= have))
+                 & parts.map(lambda have: wanted <= have))
         return float(frame.loc[match, "value"].mean()) if match.any() else math.nan
 
 

@@ -188,6 +188,7 @@ def probe_syncs(device, sizes: Sizes) -> dict[str, Any]:
     import torch
 
     from licli.attacks.runner import run_attack
+    from licli.attacks.threat import Threat
     from licli.host_syncs import HostSyncCounter
     from licli.training.loop import fit
 
@@ -215,7 +216,7 @@ def probe_syncs(device, sizes: Sizes) -> dict[str, Any]:
     counts = []
     for steps in (3, 6):
         with HostSyncCounter() as pgd:
-            run_attack("pgd", model, x, y, norm="linf", eps=8 / 255, seed=0, steps=steps, step_size=2 / 255)
+            run_attack("pgd", model, x, y, threat=Threat("linf", 8 / 255), seed=0, steps=steps, step_size=2 / 255)
         counts.append(pgd.snapshot())
     return {"training_step_syncs": per_step, "training_steps_without_syncs": sum(not s for s in per_step),
             "native_pgd_syncs_per_step": {k: v / 3 for k, v in (counts[1] - counts[0]).items()},

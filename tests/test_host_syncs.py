@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from licli.attacks.runner import run_attack
+from licli.attacks.threat import Threat
 from licli.training.config import TrainConfig
 from licli.host_syncs import HostSyncCounter
 from licli.models import ModelSpec, build_model
@@ -79,7 +80,7 @@ def _pgd_syncs(backend: str, norm: str, steps: int) -> Counter:
     x, y = data.test.images.float() / 255, data.test.labels
     eps = 0.03 if norm == "linf" else 0.5
     with HostSyncCounter() as counter:
-        run_attack("pgd", model, x, y, norm=norm, eps=eps, seed=0, backend=backend, steps=steps, step_size=eps / 4)
+        run_attack("pgd", model, x, y, threat=Threat(norm, eps), seed=0, backend=backend, steps=steps, step_size=eps / 4)
     return counter.counts
 
 

@@ -32,7 +32,8 @@ def test_attack_reports_every_batch_and_attack_and_times_each_row():
     models = {"centroid": CentroidModel(4), "pixel": FirstPixel(CentroidModel(4))}
     parts: list[Part] = []
     started = time.perf_counter()
-    result = evaluate_robustness(models, data.images, data.labels, SETTINGS, eps_values=[0.05, 0.1],
+    result = evaluate_robustness(models, data.images, data.labels, SETTINGS,
+                                 threats=[SETTINGS.threat.at(eps) for eps in (0.05, 0.1)],
                                  on_progress=parts.append)
     wall = time.perf_counter() - started
     batches = {label: math.ceil(len(chosen) / SETTINGS.batch_size) for label, chosen in result.selected.items()}

@@ -104,7 +104,7 @@ def check_adversarial(x: torch.Tensor, x_adv: torch.Tensor, threat: Threat) -> t
     return norms
 
 
-def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, norm: str, eps: float,
+def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, threat: Threat,
                seed: int, target_rule: str = "random", backend: str = "native", image_keys: ImageKeys | None = None,
                **params) -> AttackOutcome:
     """Attack ``(x, y)`` with the registered attack ``name``; ``params`` it does not take are ignored.
@@ -118,7 +118,7 @@ def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     spec = pick(ATTACKS, name, "attack")
     attack = spec.implementation(backend)
     choose = pick(TARGETS, target_rule, "target rule")
-    threat = Threat(norm, eps, targeted=spec.targets == "licli")
+    threat = threat.aimed(spec.targets == "licli")  # the same object when the caller aimed it already
     accepted = {key: value for key, value in {**params, "image_keys": image_keys}.items() if key in spec.params}
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), frozen(model):
@@ -131,7 +131,7 @@ def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
             generator = torch.Generator(device=x.device).manual_seed(seed)
             target = choose(logits, y, generator, image_keys)
             goal = target
-        if eps == 0:
+        if threat.eps == 0:
             x_adv = x.clone()
         else:
             x_adv = attack(model, x.clone(), goal, threat, seed=seed, **accepted).detach()

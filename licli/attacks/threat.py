@@ -10,7 +10,7 @@ reaches every image of the box (ε ≥ 1 in L∞, ε ≥ √d in L2: ``--eps 8``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import torch
@@ -79,6 +79,9 @@ def perturbation_norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Threat:
+    """The threat model, built once where a budget enters licli (the CLI's ``--eps``/``--eps-sweep``, the
+    Python API's floats, ``AttackSettings``) and carried as this object to the attacks."""
+
     norm: str = "linf"
     eps: float = 8 / 255
     targeted: bool = False
@@ -87,6 +90,14 @@ class Threat:
         object.__setattr__(self, "norm", canonical_norm(self.norm))
         if math.isnan(self.eps) or self.eps < 0:
             raise LicliError(f"eps must be ≥ 0 (got {self.eps})", "pass e.g. eps=8/255", field="eps")
+
+    def at(self, eps: float) -> Threat:
+        """This threat with budget ``eps`` (the masking checks' multiples of ε, an unbounded PGD)."""
+        return replace(self, eps=eps)
+
+    def aimed(self, targeted: bool) -> Threat:
+        """This threat for a targeted (or untargeted) attack; itself when it already is one."""
+        return self if self.targeted == targeted else replace(self, targeted=targeted)
 
     def budget_for(self, x: torch.Tensor) -> float:
         """ε capped at the diameter of the [0, 1] box, so ``inf`` means "any image is reachable".

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import typer
 
-from licli.attacks import ATTACKS, parse_budget, parse_budgets
+from licli.attacks import ATTACKS, Threat, parse_budget, parse_budgets
 from licli.attacks.runner import at_precision
 from licli.cli.app import app, recorded_run
 from licli.cli.choices import (EVALUATION_DATASET_HELP, AttackBackend, Norm, Precision, Subset, TargetRule,
@@ -40,7 +40,7 @@ class AttackConfig:
     n: int | None
     subset: str
     common_correct: bool
-    eps_sweep: list[float] | None
+    eps_sweep: tuple[Threat, ...] | None
     masking_check: bool
     fail_on_masking: bool
     shard: Shard = Shard()
@@ -111,8 +111,9 @@ def attack(
                               steps=steps, step_size=parse_budget(step_size, "step_size"), n_queries=n_queries,
                               random_start=random_start, target_rule=targets, batch_size=fixed_batch_size or
                               DEFAULT_BATCH_SIZE, seed=seed, eot_samples=eot, backend=backend)
+    sweep = tuple(settings.threat.at(budget) for budget in parse_budgets(eps_sweep)) if eps_sweep else None
     config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
-                          parse_budgets(eps_sweep) if eps_sweep else None, masking_check, fail_on_masking,
+                          sweep, masking_check, fail_on_masking,
                           Shard.parse(shard), precision, fixed_batch_size is None)
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run), \
             precision_scope(precision, torch_device) as numerics:
@@ -129,12 +130,13 @@ def attack(
         result, used = largest_batch_that_fits(
             lambda size: evaluate_robustness(models, test.images, test.labels, replace(settings, batch_size=size),
                                              n=n, subset=subset, common_correct=common_correct,
-                                             eps_values=config.eps_sweep, shard=config.shard, on_progress=progress),
+                                             threats=config.eps_sweep, shard=config.shard, on_progress=progress),
             first_batch_size(torch_device, n or len(test), DEFAULT_BATCH_SIZE) if fixed_batch_size is None
             else settings.batch_size, back_off=fixed_batch_size is None)
         settings = replace(settings, batch_size=used)
         record = {
-            "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps, "eps_values": config.eps_sweep or [settings.eps],
+            "dataset": data.name, "eps_given": eps, "eps_sweep_given": eps_sweep, "eps": settings.eps,
+            "eps_values": [threat.eps for threat in config.eps_sweep or [settings.threat]],
             "samples": {label: len(chosen) for label, chosen in result.selected.items()},
             "common_correct": result.common_correct, "split_size": len(test), "batch_size": used,
             "degeneracy": {label: v.to_dict() for label, v in result.degeneracy.items()}}

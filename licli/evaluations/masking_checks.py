@@ -31,7 +31,6 @@ from torch import nn
 
 from licli.attacks.autoattack import isolated_autoattack_checks
 from licli.attacks.runner import frozen
-from licli.attacks.threat import Threat
 from licli.data.core import unit_float
 from licli.evaluations.degenerate import Degeneracy, degeneracy
 from licli.evaluations.robustness import (AttackSettings, attack_samples, attacked_view, check_images, class_count,
@@ -71,7 +70,8 @@ class Evidence:
         key = (attack, eps, tuple(sorted(overrides.items())))
         if key not in self._survivors:
             settings = replace(self.settings, attacks=(attack,), **overrides)
-            samples = attack_samples(self.model, self.images, self.labels, self.indices, settings, eps=eps)
+            threat = None if eps is None else settings.threat.at(eps)
+            samples = attack_samples(self.model, self.images, self.labels, self.indices, settings, threat=threat)
             self._survivors[key] = torch.as_tensor(~samples["success"].to_numpy())
         return self._survivors[key]
 
@@ -125,7 +125,7 @@ def black_box_beats_white_box(evidence: Evidence) -> Finding:
 
 def unbounded_attack_incomplete(evidence: Evidence) -> Finding:
     """Red flag 3: PGD with ε = ∞ (any image reachable), ≥ 20 steps of 1/10 of the box diameter, misses some."""
-    diameter = Threat(evidence.settings.norm, math.inf).budget_for(evidence.images)
+    diameter = evidence.settings.threat.at(math.inf).budget_for(evidence.images)
     accuracy = evidence.accuracy("pgd", math.inf, steps=max(evidence.settings.steps, 20), step_size=diameter / 10)
     return Finding(FAIL if accuracy > 0 else PASS, 1 - accuracy, f"unbounded PGD success {1 - accuracy:.2%}")
 
@@ -152,7 +152,7 @@ def random_noise_beats_pgd(evidence: Evidence) -> Finding:
     settings = evidence.settings
     survived = evidence.survived("pgd").to(evidence.images.device)
     x, y = evidence.floats(), evidence.labels
-    eps = Threat(settings.norm, settings.eps).budget_for(x)
+    eps = settings.threat.budget_for(x)
     generator = torch.Generator(device=x.device).manual_seed(settings.seed)
     fooled = torch.zeros_like(survived)
     with attacked_view(evidence.model, settings.eot_samples) as view, torch.no_grad():

@@ -24,7 +24,7 @@ from licli.attacks import ATTACKS, BACKENDS
 from licli.attacks.keyed import ImageKeys
 from licli.attacks.runner import kept_modes, run_attack
 from licli.attacks.targets import TARGETS
-from licli.attacks.threat import canonical_norm, check_budget
+from licli.attacks.threat import Threat, check_budget
 from licli.data import Split
 from licli.data.core import unit_float
 from licli.errors import LicliError
@@ -98,9 +98,9 @@ class AttackSettings:
         for name in self.attacks:
             pick(ATTACKS, name, "attack")
         pick(TARGETS, self.target_rule, "target rule")
-        object.__setattr__(self, "norm", canonical_norm(self.norm))
-        if math.isnan(self.eps) or self.eps < 0:
-            raise LicliError(f"eps must be ≥ 0 (got {self.eps})", "pass e.g. eps=8/255", field="eps")
+        threat = Threat(self.norm, self.eps)  # validates norm and ε ≥ 0; built once per settings
+        object.__setattr__(self, "norm", threat.norm)
+        object.__setattr__(self, "_threat", threat)  # not a field: the manifest records norm and eps
         check_budget(self.norm, self.eps)
         for name, value in (("steps", self.steps), ("n_queries", self.n_queries), ("batch_size", self.batch_size)):
             if value < 1:
@@ -111,6 +111,11 @@ class AttackSettings:
         if self.eot_samples < 0:
             raise LicliError(f"eot_samples must be ≥ 0 (got {self.eot_samples})",
                              "pass eot_samples=0 (eval mode) or e.g. eot_samples=10", field="eot_samples")
+
+    @property
+    def threat(self) -> Threat:
+        """The settings' threat (``norm``, ``eps``), built once in ``__post_init__``."""
+        return self._threat
 
     def params(self) -> dict[str, object]:
         return {"steps": self.steps, "step_size": self.step_size, "n_queries": self.n_queries,
@@ -200,7 +205,7 @@ def select_indices(correct: Sequence[torch.Tensor], *, n: int | None, subset: st
 
 
 def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
-                   settings: AttackSettings, *, eps: float | None = None, shard: Shard = Shard(),
+                   settings: AttackSettings, *, threat: Threat | None = None, shard: Shard = Shard(),
                    parts: Parts | None = None, label: str = "") -> pd.DataFrame:
     """One row per (attack, image): index, label, clean/adversarial prediction, target, norm, success.
 
@@ -214,7 +219,8 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     together are the rows of the unsharded run. ``parts`` counts each (batch, attack) as one finished part, named after ``label``.
     """
     check_images(images, labels)
-    eps = settings.eps if eps is None else eps
+    threat = settings.threat if threat is None else threat
+    aimed = {name: threat.aimed(ATTACKS[name].targets == "licli") for name in settings.attacks}
     batches = -(-len(images) // settings.batch_size)
     positions = indices.tolist()  # one read, not one per batch
     frames = []
@@ -228,15 +234,15 @@ def attack_samples(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
             with torch.no_grad():
                 clean = view(x).argmax(1)
             for name in settings.attacks:
-                with parts.part(f"{label}{name} · ε={eps:.4g} · batch {number + 1}/{batches}") if parts else nullcontext():
-                    outcome = run_attack(name, view, x, y, norm=settings.norm, eps=eps, seed=settings.seed + start,
+                with parts.part(f"{label}{name} · ε={threat.eps:.4g} · batch {number + 1}/{batches}") if parts else nullcontext():
+                    outcome = run_attack(name, view, x, y, threat=aimed[name], seed=settings.seed + start,
                                          target_rule=settings.target_rule, image_keys=keys, **settings.params())
                     with torch.no_grad():
                         adv = view(outcome.x_adv).argmax(1)
                 target = outcome.target if outcome.target is not None else torch.full_like(y, -1)
                 columns = torch.stack([indices[start:start + len(y)].to(y.device), y, clean, adv, target]).cpu()
                 frames.append(pd.DataFrame({
-                    "attack": name, "norm": settings.norm, "eps": eps,
+                    "attack": name, "norm": threat.norm, "eps": threat.eps,
                     "index": columns[0].numpy(), "label": columns[1].numpy(), "clean_pred": columns[2].numpy(),
                     "adv_pred": columns[3].numpy(), "target": columns[4].numpy(),
                     "perturbation_norm": outcome.norms.cpu().numpy(),
@@ -364,9 +370,9 @@ def class_count(model: nn.Module, images: torch.Tensor) -> int:
 
 def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
                         settings: AttackSettings, *, n: int | None = None, subset: str = "all",
-                        common_correct: bool = False, eps_values: Sequence[float] | None = None,
+                        common_correct: bool = False, threats: Sequence[Threat] | None = None,
                         shard: Shard = Shard(), on_progress: OnProgress | None = None) -> RobustnessResult:
-    """Attack every model at every ε on its selected images (uint8 ``images``, or float in [0, 1], on the
+    """Attack every model at every budget of ``threats`` (default: ``settings.threat``) on its selected images (uint8 ``images``, or float in [0, 1], on the
     models' device; ``check_images``).
 
     ``subset="correct"`` attacks the first ``n`` images each model gets right; ``common_correct``
@@ -376,8 +382,9 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     (``licli.progress``).
     """
     check_images(images, labels)
-    for eps in eps_values or [settings.eps]:
-        check_budget(settings.norm, eps, images[0].numel(), "eps_sweep" if eps_values else "eps")
+    budgets = list(threats or [settings.threat])
+    for threat in budgets:
+        check_budget(threat.norm, threat.eps, images[0].numel(), "eps_sweep" if threats else "eps")
     predicted = {label: predictions(model, images, batch_size=settings.batch_size, eot_samples=settings.eot_samples)
                  for label, model in models.items()}
     verdicts = {label: degeneracy(predicted[label], labels, class_count(model, images))
@@ -387,17 +394,16 @@ def evaluate_robustness(models: dict[str, nn.Module], images: torch.Tensor, labe
     selected = {label: select_indices(list(correct.values()) if common_correct else [mask], n=n,
                                       subset="correct" if common_correct else subset)
                 for label, mask in correct.items()}
-    budgets = list(eps_values or [settings.eps])
     parts = Parts("attack", len(budgets) * len(settings.attacks) * sum(
         -(-len(chosen) // settings.batch_size) for chosen in selected.values()), on_progress)
     frames, seconds = [], []
     for label, model in models.items():
         chosen = selected[label]
-        for eps in budgets:
+        for threat in budgets:
             started = time.perf_counter()
-            frames.append(attack_samples(model, images[chosen.to(images.device)], labels[chosen], chosen, settings, eps=eps,
-                                         shard=shard, parts=parts, label=f"{label} · ").assign(model=label))
-            seconds.append({"model": label, "eps": eps, "seconds": time.perf_counter() - started})
+            frames.append(attack_samples(model, images[chosen.to(images.device)], labels[chosen], chosen, settings,
+                                         threat=threat, shard=shard, parts=parts, label=f"{label} · ").assign(model=label))
+            seconds.append({"model": label, "eps": threat.eps, "seconds": time.perf_counter() - started})
     samples = pd.concat(frames, ignore_index=True)
     samples = samples[["model", *[c for c in samples.columns if c != "model"]]]
     return RobustnessResult(samples, summarise(samples), selected, len(shared), verdicts, pd.DataFrame(seconds))

@@ -426,11 +426,12 @@ def verdict(mechanism: Sequence[nn.Module], baseline: Sequence[nn.Module], image
     verdicts = {label: degeneracy(predictions(model, images, batch_size=config.batch_size,
                                               eot_samples=config.eot_samples), labels, class_count(model, images))
                 for label, model in models.items()}
+    settings = {eps: config.settings(eps) for eps in config.eps}  # one AttackSettings (and Threat) per ε
     rows, outcomes = [], {}
     for label, model in models.items():
         side, pair = label.split("#")
         for eps in config.eps:
-            robust, samples = robust_outcomes(model, attacked, attacked_labels, config.settings(eps))
+            robust, samples = robust_outcomes(model, attacked, attacked_labels, settings[eps])
             outcomes[label, eps] = robust
             rows.append(_seed_row(side, int(pair), label, eps, robust, samples, confidence))
     per_seed = pd.DataFrame(rows)

@@ -34,7 +34,7 @@ import pandas as pd
 from licli.errors import CheckFailed, LicliError
 from licli.reporting.compare import base_label, degenerate_models
 from licli.io import atomic_write_json
-from licli.contract import DIRECTIONS
+from licli.contract import DIRECTIONS, setting_key
 
 FORMAT = "licli-baseline"
 VERSION = 1
@@ -164,16 +164,16 @@ def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance |
     Tolerance precedence (the command line beats the file, the specific beats the general):
     ``per_metric`` > ``tolerance`` > the entry's > the file's > ``DEFAULT_TOLERANCE``.
     """
-    current = {(r.model, r.metric, r.setting): float(r.mean) for r in aggregated.itertuples(index=False)}
-    trained = {(base_label(r.model), r.training, r.metric, r.setting): r.model
+    current = {(r.model, r.metric, setting_key(r.setting)): float(r.mean) for r in aggregated.itertuples(index=False)}
+    trained = {(base_label(r.model), r.training, r.metric, setting_key(r.setting)): r.model
                for r in aggregated.itertuples(index=False) if isinstance(getattr(r, "training", None), str)}
     degenerate = degenerate_models(aggregated)
     rows = []
     for entry in baseline.entries:
         model = entry.model
         if entry.training is not None:
-            model = trained.get((base_label(entry.model), entry.training, entry.metric, entry.setting), "")
-        key = (model, entry.metric, entry.setting)
+            model = trained.get((base_label(entry.model), entry.training, entry.metric, setting_key(entry.setting)), "")
+        key = (model, entry.metric, setting_key(entry.setting))
         chosen = ((per_metric or {}).get(entry.metric) or tolerance or entry.tolerance or baseline.tolerance
                   or DEFAULT_TOLERANCE)
         allowed = chosen.allowed(entry.value)
@@ -193,9 +193,11 @@ def compare(aggregated: pd.DataFrame, baseline: Baseline, tolerance: Tolerance |
         rows.append({"status": status, "model": entry.model, "metric": entry.metric, "setting": entry.setting,
                      "direction": entry.direction, "baseline": entry.value, "current": value,
                      "delta": value - entry.value, "allowed": allowed})
-    directions = {(r.model, r.metric, r.setting): r.direction for r in aggregated.itertuples(index=False)}
+    directions = {(r.model, r.metric, setting_key(r.setting)): r.direction for r in aggregated.itertuples(index=False)}
+    labels = {(r.model, r.metric, setting_key(r.setting)): r.setting for r in aggregated.itertuples(index=False)}
     for key, value in current.items():
-        rows.append({"status": "new, degenerate" if key[0] in degenerate else "new", **dict(zip(KEYS, key)), "direction": directions[key],
+        rows.append({"status": "new, degenerate" if key[0] in degenerate else "new", **dict(zip(KEYS, key)),
+                     "setting": labels[key], "direction": directions[key],
                      "baseline": math.nan, "current": value, "delta": math.nan, "allowed": math.nan})
     return pd.DataFrame(rows, columns=list(DIFF_COLUMNS))
 

@@ -13,6 +13,8 @@ import math
 
 import pandas as pd
 
+from licli.contract import setting_key
+
 AGGREGATE_COLUMNS = ("model", "metric", "setting", "direction", "seeds", "mean", "std", "training")
 NOT_RECORDED = "training not recorded"
 DEGENERATE_MARK = " (DEGENERATE)"
@@ -74,12 +76,14 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     run = frame["run"] if "run" in frame.columns else pd.Series(range(len(frame)), index=frame.index)
     frame["seed_key"] = [f"seed:{s}" if s is not None and not (isinstance(s, float) and math.isnan(s))
                          else f"run:{r}" for s, r in zip(frame["seed"], run)]
-    keys = ["model", "metric", "setting"]
+    frame["setting_key"] = frame["setting"].map(setting_key)  # settings match by value (eps=8/255 in any spelling)
+    keys = ["model", "metric", "setting_key"]
     per_seed = frame.groupby([*keys, "seed_key"], sort=False).agg(value=("value", "mean"),
+                                                                    setting=("setting", "first"),
                                                                     direction=("direction", "first"),
                                                                     training=("training", "first"))
     grouped = per_seed.reset_index().groupby(keys, sort=False)
-    result = grouped.agg(direction=("direction", "first"), seeds=("seed_key", "nunique"),
+    result = grouped.agg(setting=("setting", "first"), direction=("direction", "first"), seeds=("seed_key", "nunique"),
                          mean=("value", "mean"), std=("value", "std"), training=("training", "first")).reset_index()
     return result[list(AGGREGATE_COLUMNS)].sort_values(["metric", "setting", "model"], ignore_index=True)
 

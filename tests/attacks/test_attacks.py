@@ -43,7 +43,7 @@ def mlp() -> nn.Module:
 def test_fgsm_equals_cleverhans(mlp, batch, norm):
     x, y = batch
     eps = 0.1 if norm == "linf" else 0.8
-    ours = run_attack("fgsm", mlp, x, y, norm=norm, eps=eps, seed=0).x_adv
+    ours = run_attack("fgsm", mlp, x, y, threat=Threat(norm, eps), seed=0).x_adv
     theirs = fast_gradient_method(mlp, x, eps, {"linf": np.inf, "l2": 2}[norm], clip_min=0.0, clip_max=1.0, y=y)
     assert torch.equal(ours, theirs)
 
@@ -52,7 +52,7 @@ def test_fgsm_equals_cleverhans(mlp, batch, norm):
 def test_pgd_without_random_start_equals_cleverhans(mlp, batch, norm):
     x, y = batch
     eps, step = (0.1, 0.03) if norm == "linf" else (0.8, 0.3)
-    ours = run_attack("pgd", mlp, x, y, norm=norm, eps=eps, seed=0, steps=7, step_size=step,
+    ours = run_attack("pgd", mlp, x, y, threat=Threat(norm, eps), seed=0, steps=7, step_size=step,
                       random_start=False).x_adv
     theirs = projected_gradient_descent(mlp, x, eps, step, 7, {"linf": np.inf, "l2": 2}[norm], clip_min=0.0,
                                         clip_max=1.0, y=y, rand_init=False)
@@ -61,13 +61,13 @@ def test_pgd_without_random_start_equals_cleverhans(mlp, batch, norm):
 
 def test_pgd_step_is_clamped_to_small_eps(mlp, batch):
     x, y = batch
-    outcome = run_attack("pgd", mlp, x, y, norm="linf", eps=1 / 255, seed=0, steps=3, step_size=3 / 255)
+    outcome = run_attack("pgd", mlp, x, y, threat=Threat("linf", 1 / 255), seed=0, steps=3, step_size=3 / 255)
     assert float(outcome.norms.max()) <= 1 / 255 + 1e-6
 
 
 def test_square_equals_pyautoattack_with_same_seed(mlp, batch):
     x, y = batch
-    ours = run_attack("square", mlp, x, y, norm="linf", eps=0.1, seed=7, n_queries=60).x_adv
+    ours = run_attack("square", mlp, x, y, threat=Threat("linf", 0.1), seed=7, n_queries=60).x_adv
     with torch.random.fork_rng():
         attack = SquareAttack(mlp, norm="Linf", n_queries=60, eps=0.1, p_init=0.8, n_restarts=1, seed=7,
                               device=x.device, resc_schedule=True)
@@ -83,7 +83,7 @@ def test_fgsm_on_a_linear_model_is_the_closed_form(batch):
     probabilities = model(x).softmax(1).detach()
     direction = torch.sign(probabilities @ model.weight.detach() - model.weight.detach()[y])
     expected = (x + eps * direction.view(-1, 1, 1, 1)).clamp(0, 1)
-    assert torch.allclose(run_attack("fgsm", model, x, y, norm="linf", eps=eps, seed=0).x_adv, expected, atol=1e-7)
+    assert torch.allclose(run_attack("fgsm", model, x, y, threat=Threat("linf", eps), seed=0).x_adv, expected, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -91,7 +91,7 @@ def test_fgsm_on_a_linear_model_is_the_closed_form(batch):
 def test_every_attack_stays_in_the_ball_and_the_box(name, norm, batch):
     x, y = batch
     eps = 0.1 if norm == "linf" else 0.5
-    outcome = run_attack(name, CentroidModel(CLASSES), x, y, norm=norm, eps=eps, seed=0, **FAST)
+    outcome = run_attack(name, CentroidModel(CLASSES), x, y, threat=Threat(norm, eps), seed=0, **FAST)
     assert float(perturbation_norms(outcome.x_adv - x, norm).max()) <= eps * (1 + 1e-5)
     assert 0 <= float(outcome.x_adv.min()) and float(outcome.x_adv.max()) <= 1
 
@@ -101,9 +101,9 @@ def test_robust_accuracy_never_exceeds_clean_and_eps_zero_is_identity(name, batc
     x, y = batch
     model = CentroidModel(CLASSES)
     clean = (model(x).argmax(1) == y).float().mean()
-    same = run_attack(name, model, x, y, norm="linf", eps=0.0, seed=0, **FAST).x_adv
+    same = run_attack(name, model, x, y, threat=Threat("linf", 0.0), seed=0, **FAST).x_adv
     assert torch.equal(same, x)
-    attacked = run_attack(name, model, x, y, norm="linf", eps=0.15, seed=0, **FAST).x_adv
+    attacked = run_attack(name, model, x, y, threat=Threat("linf", 0.15), seed=0, **FAST).x_adv
     # AutoAttack-style attacks leave already-misclassified images alone; none turns a wrong one right here.
     assert (model(attacked).argmax(1) == y).float().mean() <= clean
     assert (model(attacked).argmax(1) == y).float().mean() < 1
@@ -118,7 +118,7 @@ def test_model_mode_input_parameters_and_rng_are_unchanged(name, batch):
     frozen_before = [p.requires_grad for p in model.parameters()]
     x_before = x.clone()
     state = torch.random.get_rng_state()
-    run_attack(name, model, x, y, norm="linf", eps=0.1, seed=3, **FAST)
+    run_attack(name, model, x, y, threat=Threat("linf", 0.1), seed=3, **FAST)
     assert model.training and model[1].training and not model[2].training
     assert [p.requires_grad for p in model.parameters()] == frozen_before
     assert all(p.grad is None for p in model.parameters())
@@ -130,7 +130,7 @@ def test_model_mode_input_parameters_and_rng_are_unchanged(name, batch):
 def test_targets_are_never_the_label(rule, batch):
     x, y = batch
     for seed in range(5):
-        outcome = run_attack("pgd-t", CentroidModel(CLASSES), x, y, norm="linf", eps=0.1, seed=seed,
+        outcome = run_attack("pgd-t", CentroidModel(CLASSES), x, y, threat=Threat("linf", 0.1), seed=seed,
                              target_rule=rule, **FAST)
         assert outcome.target is not None and not (outcome.target == y).any()
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from licli.attacks import ATTACKS, BACKENDS
+from licli.attacks import ATTACKS, BACKENDS, Threat
 from licli.attacks.runner import run_attack
 from licli.errors import LicliError
 from licli.evaluations.robustness import AttackSettings
@@ -32,7 +32,7 @@ def cnn():
 @pytest.mark.parametrize("random_start", [True, False])
 def test_native_equals_cleverhans_bit_for_bit_on_one_seed(cnn, batch, name, norm, eps, step, random_start):
     x, y = batch
-    runs = {backend: run_attack(name, cnn, x, y, norm=norm, eps=eps, seed=11, backend=backend, steps=6,
+    runs = {backend: run_attack(name, cnn, x, y, threat=Threat(norm, eps), seed=11, backend=backend, steps=6,
                                 step_size=step, random_start=random_start) for backend in BACKENDS}
     assert torch.equal(runs["native"].x_adv, runs["cleverhans"].x_adv)
     if runs["native"].target is not None:
@@ -49,5 +49,5 @@ def test_unknown_backend_is_a_one_line_error(batch):
     with pytest.raises(LicliError, match="unknown attack backend 'foolbox'"):
         AttackSettings(backend="foolbox")
     with pytest.raises(LicliError, match="unknown attack backend"):
-        run_attack("fgsm", nn.Sequential(nn.Flatten(), nn.Linear(192, 4)), *batch, norm="linf", eps=0.1, seed=0,
+        run_attack("fgsm", nn.Sequential(nn.Flatten(), nn.Linear(192, 4)), *batch, threat=Threat("linf", 0.1), seed=0,
                    backend="foolbox")

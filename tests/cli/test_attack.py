@@ -149,3 +149,39 @@ def test_robustbench_norm_spellings_are_accepted(runner, tmp_path, checkpoint):
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(_folder(tmp_path) / "summary.csv")
     assert "attack=fgsm;norm=linf;eps=inf" in set(summary["setting"])
+
+
+def test_the_threat_is_parsed_once_and_not_rebuilt_per_batch(runner, tmp_path, checkpoint, monkeypatch):
+    """Each budget given is parsed exactly once (at the command's edge), and the number of ``Threat`` objects
+    built does not grow with the number of batches: 4 batches build as many as 1."""
+    import licli.attacks.threat as threat_module
+    import licli.cli.attack as attack_command
+
+    parsed, built = [], []
+    parse = threat_module.parse_budget
+    post_init = threat_module.Threat.__post_init__
+
+    def counting_parse(text, field="eps"):
+        parsed.append((text, field))
+        return parse(text, field)
+
+    def counting_post_init(self):
+        built.append(self)
+        post_init(self)
+
+    monkeypatch.setattr(threat_module, "parse_budget", counting_parse)
+    monkeypatch.setattr(attack_command, "parse_budget", counting_parse)
+    monkeypatch.setattr(threat_module.Threat, "__post_init__", counting_post_init)
+    counts = {}
+    for batch_size in (20, 5):
+        parsed.clear()
+        built.clear()
+        result = _run(runner, tmp_path, checkpoint, "--eps", "8/255", "--eps-sweep", "0,2/255,inf",
+                      "--batch-size", str(batch_size), "--name", f"b{batch_size}")
+        assert result.exit_code == 0, result.output
+        assert sorted(parsed) == sorted([("8/255", "eps"), ("3/255", "step_size"), ("0", "eps_sweep"),
+                                         ("2/255", "eps_sweep"), ("inf", "eps_sweep")])
+        counts[batch_size] = len(built)
+        samples = pd.read_csv(_folder(tmp_path) / "samples.csv")
+        assert sorted(samples["eps"].unique()) == [0.0, 2 / 255, float("inf")]  # floats, exactly the parsed values
+    assert counts[5] == counts[20], counts

@@ -62,7 +62,8 @@ def test_summary_rates_and_worst_case(data):
 
 
 def test_eps_zero_gives_clean_accuracy_and_sweep_is_plotted(data, tmp_path):
-    result = evaluate_robustness(_models(), data.images, data.labels, SETTINGS, eps_values=[0.0, 0.05, math.inf])
+    result = evaluate_robustness(_models(), data.images, data.labels, SETTINGS,
+                                 threats=[SETTINGS.threat.at(eps) for eps in (0.0, 0.05, math.inf)])
     at_zero = result.summary[result.summary["eps"] == 0.0]
     assert (at_zero["robust_accuracy"] == at_zero["clean_accuracy"]).all()
     at_inf = result.summary[(result.summary["eps"] == math.inf) & (result.summary["attack"] == "fgsm")]

@@ -76,3 +76,35 @@ def test_bad_baselines_are_input_errors(document, message):
     with pytest.raises(LicliError, match=message) as error:
         parse_baseline(document)
     assert error.value.exit_code == 2
+
+
+def test_a_budget_matches_by_value_not_by_spelling():
+    """8/255 written with 6 digits (as ``setting`` writes it) and with 9 (by hand) is one budget: the baseline
+    entry is checked, not reported missing, and aggregation puts both spellings in one row."""
+    from licli.contract import setting
+    from licli.reporting.compare import aggregate
+    written = setting(attack="pgd", norm="linf", eps=8 / 255)
+    assert written == "attack=pgd;norm=linf;eps=0.0313725"
+    by_hand = "attack=pgd;norm=linf;eps=0.031372549"
+    current = pd.DataFrame([{"model": "m", "metric": "robust_accuracy", "setting": written, "direction": "higher",
+                             "seeds": 1, "mean": 0.40, "std": float("nan")}])
+    baseline = parse_baseline({"format": "licli-baseline", "version": 1,
+                               "entries": [{"model": "m", "metric": "robust_accuracy", "setting": by_hand,
+                                            "value": 0.41, "direction": "higher"}]})
+    diff = compare(current, baseline)
+    assert list(diff["status"]) == ["ok"] and diff["current"].iloc[0] == pytest.approx(0.40)
+    other = pd.DataFrame([{"model": "m", "metric": "robust_accuracy", "setting": "attack=pgd;norm=linf;eps=0.0313726", "direction": "higher",
+                           "mean": 0.40}])  # a different budget (rounds elsewhere) stays apart
+    assert list(compare(other, baseline)["status"]) == ["missing", "new"]
+    rows = pd.DataFrame([{"model": "m", "metric": "robust_accuracy", "setting": s, "value": v, "direction": "higher",
+                          "seed": seed} for s, v, seed in ((written, 0.4, 0), (by_hand, 0.5, 1))])
+    merged = aggregate(rows)
+    assert len(merged) == 1 and merged["seeds"].iloc[0] == 2 and merged["mean"].iloc[0] == pytest.approx(0.45)
+    assert merged["setting"].iloc[0] == written
+
+
+def test_setting_key_parses_only_non_integer_numbers():
+    from licli.contract import setting, setting_key
+    assert setting_key("attack=pgd;norm=linf;eps=0.031372549") == setting(attack="pgd", norm="linf", eps=8 / 255)
+    assert setting_key("eps=inf;n=1234567;shard=1/2;split=test") == "eps=inf;n=1234567;shard=1/2;split=test"
+    assert setting_key("eps=1e-1") == "eps=0.1" and setting_key("") == ""

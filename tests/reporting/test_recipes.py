@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 import re
 from pathlib import Path
@@ -273,3 +275,12 @@ def test_every_train_step_builds_its_model_at_every_scale_and_the_paper_labels_n
                 labels = {built[(name, scale, t)] for t in trained if (name, scale, t) in built}
                 if trained:
                     assert measured.model in labels, f"{name} {scale} {measured.step}: {measured.model}"
+
+
+def test_a_measurement_matches_a_budget_by_value():
+    """A recipe's ``eps=0.031372549`` (8/255 by hand) picks the row licli wrote as ``eps=0.0313725``."""
+    rows = {"attack": pd.DataFrame([
+        {"model": "m", "metric": "robust_accuracy", "setting": "attack=pgd;norm=linf;eps=0.0313725", "value": 0.4},
+        {"model": "m", "metric": "robust_accuracy", "setting": "attack=pgd;norm=linf;eps=0.0627451", "value": 0.1}])}
+    assert Measurement("attack", "robust_accuracy", ("attack=pgd", "eps=0.031372549"), "m").value(rows) == 0.4
+    assert math.isnan(Measurement("attack", "robust_accuracy", ("eps=0.03",), "m").value(rows))
