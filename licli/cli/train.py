@@ -97,7 +97,7 @@ def _default(name: str) -> str:
 
 
 @app.command()
-@config_fields(TrainConfig)
+@config_fields(TrainConfig, every="track_every")
 @with_run_options("train", download=True)
 def train(
     options: RunOptions,
