@@ -136,7 +136,7 @@ def test_import_round_trip_and_pinned_definition(tmp_path):
     assert imported.files["definition"] == str(copy) and copy.read_bytes() == definition.read_bytes()
     definition.unlink()  # the checkpoint no longer needs the original: it keeps its own copy
     assert torch.equal(load_checkpoint(checkpoint.weights, trust_definition=True)[0](x), direct.model(x))
-    with pytest.raises(LicliError, match="runs the Python code in .*m.def.py; if you trust that file, pass --trust-def"):
+    with pytest.raises(LicliError, match="runs the Python code in .*m.def.py; if you trust that file, pass trust_definition=True"):
         load_checkpoint(checkpoint.weights)
     copy.write_text(TINY.read_text() + "\n# edited\n")
     with pytest.raises(LicliError, match="changed since the checkpoint was imported"):
