@@ -54,7 +54,7 @@ def test_rename_maps_key_prefixes(tmp_path):
     torch.save({k.replace("fc.", "head."): v for k, v in net.state_dict().items()}, tmp_path / "w.pt")
     source = ModelSource(foreign=tiny_spec(), weights=str(tmp_path / "w.pt"), renames=(("head", "fc"),))
     assert torch.equal(load_model(source, CPU).model(images()), net(images()))
-    with pytest.raises(LicliError, match="--rename nope=fc matches no key"):
+    with pytest.raises(LicliError, match="renames nope=fc matches no key"):
         load_model(ModelSource(foreign=tiny_spec(), weights=str(tmp_path / "w.pt"), renames=(("nope", "fc"),)), CPU)
 
 
