@@ -31,15 +31,14 @@ class LicliError(Exception):
         """The line with ``field`` written as its flag (``flags``: field → ``--flag``): the name that starts the
         problem (``eps must be …`` → ``--eps must be …``) and every ``field=value`` (→ ``--flag value``); the
         same for every ``also`` field, a switch's ``field=True`` becoming the bare flag."""
-        problem = self.problem
-        if self.field and self.field in flags:
-            problem = re.sub(rf"^{re.escape(self.field)}(?![\w-])", lambda _: flags[self.field], problem)  # type: ignore[index]
-        line = f"{problem}; {self.fix}" if self.fix else problem
+        line = str(self)
         for name in (self.field, *self.also):
             if name and name in flags:
                 setting = rf"(?<![\w-]){re.escape(name)}="
                 line = re.sub(setting + r"True\b", lambda _: flags[name], line)
                 line = re.sub(setting, lambda _: f"{flags[name]} ", line)
+        if self.field and self.field in flags:
+            line = re.sub(rf"^{re.escape(self.field)}(?![\w-])", lambda _: flags[self.field], line)  # type: ignore[index]
         return line
 
 
