@@ -29,7 +29,7 @@ TARGETS = ("label", "pred")
 
 
 @dataclass(frozen=True)
-class SaliencySettings:
+class SaliencyConfig:
     """How maps are made and scored; recorded in the manifest."""
 
     methods: tuple[str, ...] = ("li-map", "gradcam", "gradcam++")
@@ -78,7 +78,7 @@ def image_list_sha256(dataset: str, split: str, indices: torch.Tensor, ids: Sequ
     return digest.hexdigest()
 
 
-def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_shape: tuple[int, int, int]):
+def build_method(model: nn.Module, name: str, settings: SaliencyConfig, image_shape: tuple[int, int, int]):
     """The method ``name`` of ``settings.backend`` bound to ``model`` and its layers."""
     factory = pick(pick(BACKENDS, settings.backend, "saliency backend"), name, "saliency method")
     names = list(settings.layers) or default_layers(model, image_shape, last_only=LAST_LAYER_ONLY[name])
@@ -132,7 +132,7 @@ def saliency_maps(method, images: torch.Tensor, classes: torch.Tensor, batch_siz
 
 
 def localization_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor,
-                        settings: SaliencySettings, keep_maps: int = 0, on_progress: OnProgress | None = None,
+                        settings: SaliencyConfig, keep_maps: int = 0, on_progress: OnProgress | None = None,
                         label: str = "") -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Per-image IoU of each method's top-``percent`` box with the true box, for each box rule.
 

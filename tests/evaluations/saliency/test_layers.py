@@ -6,7 +6,7 @@ from torch import nn
 
 from licli.errors import LicliError
 from licli.saliency.layers import default_layers, resolve_layers
-from licli.evaluations.saliency.scoring import SaliencySettings, build_method, check_label_space
+from licli.evaluations.saliency.scoring import SaliencyConfig, build_method, check_label_space
 from licli.models.foreign import ForeignSpec, build_foreign
 
 SHAPE = (3, 64, 64)
@@ -39,9 +39,9 @@ def test_default_layers_give_maps_and_equal_naming_the_stage(resnet18):
     g = torch.Generator().manual_seed(0)
     x, classes = torch.rand(2, *SHAPE, generator=g), torch.tensor([3, 997])
     for method in ("li-map", "gradcam"):
-        maps = build_method(resnet18, method, SaliencySettings(methods=(method,)), SHAPE)(x, classes)
+        maps = build_method(resnet18, method, SaliencyConfig(methods=(method,)), SHAPE)(x, classes)
         assert maps.shape == (2, 64, 64) and torch.isfinite(maps).all() and maps.std() > 0
-    stage = build_method(resnet18, "gradcam", SaliencySettings(methods=("gradcam",), layers=("layer4",)), SHAPE)
+    stage = build_method(resnet18, "gradcam", SaliencyConfig(methods=("gradcam",), layers=("layer4",)), SHAPE)
     assert torch.equal(maps, stage(x, classes))
 
 
