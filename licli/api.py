@@ -33,7 +33,7 @@ from licli.evaluations.accuracy import accuracy as measure_accuracy
 from licli.evaluations.masking_checks import masking_report
 from licli.evaluations.robustness import (AttackSettings, RobustnessResult, attacked_view, evaluate_robustness,
                                          model_device)
-from licli.evaluations.saliency.scoring import SaliencySettings, batch_count, build_method
+from licli.evaluations.saliency.scoring import SaliencyConfig, batch_count, build_method
 from licli.evaluations.saliency.scoring import saliency_maps as compute_saliency_maps
 from licli.progress import OnProgress, Parts
 from licli.sources import ModelSource
@@ -222,7 +222,7 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
     images, classes = _images(images, classes)
     device = _device(model)
     model.eval()
-    settings = SaliencySettings(methods=(method,), backend=backend, layers=tuple(layers))
+    settings = SaliencyConfig(methods=(method,), backend=backend, layers=tuple(layers))
     chosen = build_method(model, method, settings, tuple(images.shape[1:]))
     parts = Parts("saliency maps", batch_count(images, batch_size), on_progress)
     return compute_saliency_maps(chosen, unit_float(images.to(device)), classes.to(device), batch_size, parts=parts,

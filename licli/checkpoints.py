@@ -130,7 +130,8 @@ def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
     if bad:
         raise LicliError(f"weights in {source} hold NaN or infinite values in {len(bad)} of {len(state)} tensors "
                          f"({compact_keys(bad[:6])}{', …' if len(bad) > 6 else ''}): the model is broken "
-                         "(its training diverged)", "retrain it (e.g. with a lower --lr) or use another checkpoint")
+                         "(its training diverged)", "retrain it (e.g. with a lower lr=…) or use another checkpoint",
+                         field="lr")
 
 
 def _rebuild_licli(entry: dict[str, Any], checkpoint: Checkpoint, trust_definition: bool) -> torch.nn.Module:
@@ -162,7 +163,8 @@ def trusted_definition(spec: ForeignSpec, checkpoint: Checkpoint, trust_definiti
                          f"keep {file} (written by `licli import`) beside the checkpoint")
     if not trust_definition:
         raise LicliError(f"checkpoint {checkpoint.weights} is a model of your own class: loading it runs the Python "
-                         f"code in {path}", "if you trust that file, pass --trust-definition")
+                         f"code in {path}", "if you trust that file, pass trust_definition=True",
+                         field="trust_definition")
     return replace(spec, target=f"{path}:{name}")
 
 

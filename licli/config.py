@@ -31,10 +31,10 @@ def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise LicliError(f"config file {path} not found", "check the path given to --config") from None
+        raise LicliError(f"config file {path} not found", "check the path given as config=…", field="config") from None
     except OSError as error:
         raise LicliError(f"cannot read config file {path} ({error.strerror or error})",
-                         "pass a TOML file to --config") from None
+                         "pass a TOML file as config=…", field="config") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LicliError(f"config file {path} is not valid TOML ({error})", "fix the file's syntax") from None
 

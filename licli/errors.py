@@ -16,26 +16,30 @@ class LicliError(Exception):
 
     exit_code = 2
 
-    def __init__(self, problem: str, fix: str = "", *, field: str | None = None) -> None:
+    def __init__(self, problem: str, fix: str = "", *, field: str | None = None, also: tuple[str, ...] = ()) -> None:
         super().__init__(problem)
         self.problem = problem
         self.fix = fix
         self.field = field
+        self.also = also
+        """Further fields the line names as ``field=value`` (a switch as ``field=True``), rendered as flags too."""
 
     def __str__(self) -> str:
         return f"{self.problem}; {self.fix}" if self.fix else self.problem
 
     def with_flags(self, flags: Mapping[str, str]) -> str:
         """The line with ``field`` written as its flag (``flags``: field → ``--flag``): the name that starts the
-        problem (``eps must be …`` → ``--eps must be …``) and every ``field=value`` (→ ``--flag value``)."""
-        flag = flags.get(self.field) if self.field else None
-        if flag is None:
-            return str(self)
-        name = re.escape(self.field)  # type: ignore[arg-type]
-        setting = re.compile(rf"(?<![\w-]){name}=")
-        problem = re.sub(rf"^{name}(?![\w-])", flag, self.problem)
-        line = f"{problem}; {self.fix}" if self.fix else problem
-        return setting.sub(f"{flag} ", line)
+        problem (``eps must be …`` → ``--eps must be …``) and every ``field=value`` (→ ``--flag value``); the
+        same for every ``also`` field, a switch's ``field=True`` becoming the bare flag."""
+        line = str(self)
+        for name in (self.field, *self.also):
+            if name and name in flags:
+                setting = rf"(?<![\w-]){re.escape(name)}="
+                line = re.sub(setting + r"True\b", lambda _: flags[name], line)
+                line = re.sub(setting, lambda _: f"{flags[name]} ", line)
+        if self.field and self.field in flags:
+            line = re.sub(rf"^{re.escape(self.field)}(?![\w-])", lambda _: flags[self.field], line)  # type: ignore[index]
+        return line
 
 
 class CheckFailed(LicliError):

@@ -22,9 +22,9 @@ FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 def write_failed(path: Path, error: OSError) -> LicliError:
     """The one-line error for a file that could not be written (a full disk, a read-only folder…)."""
-    fix = ("free some space there or pass another --out" if error.errno in (errno.ENOSPC, errno.EDQUOT)
-           else "pass a writable folder with --out")
-    return LicliError(f"cannot write {path} ({error.strerror or error})", fix)
+    fix = ("free some space there or pass another out=…" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "pass a writable folder as out=…")
+    return LicliError(f"cannot write {path} ({error.strerror or error})", fix, field="out")
 
 
 def write_failure(error: OSError, path: Path) -> BaseException:

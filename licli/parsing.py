@@ -24,5 +24,7 @@ def comma_list(text: str | None, flag: str = "", item: Callable[[str], T] = str,
         return tuple(item(part) for part in parts)
     except ValueError:
         what = ITEM_NAMES.get(item, "values")  # type: ignore[call-overload]
+        field = None if flag.startswith("-") else flag  # a config field (levels), else a flag (--seeds)
+        given = f"{flag}=" if field else f"{flag} "
         raise LicliError(f"{flag} {text!r} is not a comma-separated list of {what}",
-                         f"pass e.g. {flag} {example or '0,1,2'}") from None
+                         f"pass e.g. {given}{example or '0,1,2'}", field=field) from None

@@ -140,7 +140,7 @@ class Run:
                     self.path.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise LicliError(f"cannot create run folder {str(self.path)!r} ({error.strerror or error})",
-                                 "pass a writable folder with --out") from None
+                                 "pass a writable folder as out=…", field="out") from None
             self._ready = True
         return self.path
 

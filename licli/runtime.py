@@ -87,19 +87,20 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise LicliError(f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
+        raise LicliError(f"device {name!r} is unknown", "pass device=auto, cpu, cuda or cuda:N", field="device") from None
     if device.type == "cpu":
         return device
     if device.type != "cuda":
-        raise LicliError(f"device type {device.type!r} is not supported", "use auto, cpu, cuda or cuda:N")
+        raise LicliError(f"device {name!r} is not supported (type {device.type!r})", "pass device=auto, cpu, cuda or cuda:N",
+                         field="device")
     if not torch.cuda.is_available():
         raise LicliError(f"device {name!r} was asked for but CUDA is not available on this machine",
-                         "use --device cpu (or auto)")
+                         "pass device=cpu (or auto)", field="device")
     index = device.index if device.index is not None else 0
     count = torch.cuda.device_count()
     if index >= count:
         raise LicliError(f"device cuda:{index} does not exist (this machine has {count} CUDA device(s))",
-                         f"use one of cuda:0..cuda:{count - 1} or cpu")
+                         f"pass device=cuda:0 … cuda:{count - 1}, or device=cpu", field="device")
     return torch.device("cuda", index)
 
 
@@ -324,32 +325,34 @@ def nondeterminism_explained() -> Iterator[None]:
     except RuntimeError as error:
         if NONDETERMINISTIC_MESSAGE not in str(error):
             raise
-        raise LicliError(f"--deterministic: {str(error).splitlines()[0]}",
-                         "drop --deterministic for this run (its results may then vary between runs)") from None
+        raise LicliError(f"deterministic: {str(error).splitlines()[0]}",
+                         "run without it (its results may then vary between runs)", field="deterministic") from None
 
 
 @contextmanager
 def out_of_memory_explained() -> Iterator[None]:
-    """Turn a device out-of-memory error into a LicliError naming ``--batch-size``."""
+    """Turn a device out-of-memory error into a LicliError naming ``batch_size``."""
     import torch
 
     try:
         yield
     except torch.OutOfMemoryError as error:
         raise LicliError(f"out of device memory ({str(error).splitlines()[0][:160]})",
-                         "pass a smaller --batch-size (or --batch-size auto where a command offers it)") from None
+                         "pass a smaller batch_size=… (or batch_size=auto where a command offers it)",
+                         field="batch_size") from None
 
 
-def parse_batch_size(text: str | int, flag: str = "--batch-size") -> int | None:
+def parse_batch_size(text: str | int, field: str = "batch_size") -> int | None:
     """``"250"`` → 250; ``"auto"`` → None (``first_batch_size`` then ``largest_batch_that_fits`` choose)."""
     if str(text).strip().lower() == "auto":
         return None
     try:
         value = int(str(text))
     except ValueError:
-        raise LicliError(f"{flag} {text!r} is neither a number nor auto", f"pass e.g. {flag} 250 or {flag} auto") from None
+        raise LicliError(f"{field} {text!r} is neither a number nor auto", f"pass e.g. {field}=250 or {field}=auto",
+                         field=field) from None
     if value < 1:
-        raise LicliError(f"{flag} must be ≥ 1 (got {value})", f"pass e.g. {flag} 250 or {flag} auto")
+        raise LicliError(f"{field} must be ≥ 1 (got {value})", f"pass e.g. {field}=250 or {field}=auto", field=field)
     return value
 
 

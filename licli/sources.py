@@ -53,8 +53,9 @@ class ModelSource:
             raise LicliError("a model source is either a licli checkpoint or a foreign model",
                              "pass --checkpoint PATH, or --model torchvision:NAME / --model-def FILE.py:NAME")
         if self.checkpoint is not None and (self.weights or self.renames):
-            raise LicliError("--weights and --rename apply to --model or --model-def, not to --checkpoint",
-                             "a licli checkpoint carries its own weights")
+            raise LicliError("weights=… and renames=… apply to a foreign model, not to checkpoint=…",
+                             "a licli checkpoint carries its own weights", field="weights",
+                             also=("renames", "checkpoint"))
 
     @property
     def kind(self) -> str:
@@ -185,7 +186,8 @@ def check_fits(loaded: LoadedModel, data: Dataset, *, labels: bool = True) -> No
     except Exception as error:  # noqa: BLE001 - any failure here means the images do not fit the model
         raise LicliError(f"model {loaded.label} cannot take {data.name}'s {shape} images{trained_on}: "
                          f"{type(error).__name__}: {' '.join(str(error).split())[:160]}",
-                         "evaluate it on a dataset of the image size it was made for (--dataset)") from None
+                         "evaluate it on a dataset of the image size it was made for (dataset=…)",
+                         field="dataset") from None
     if not labels:
         return
     classes = int(scores.shape[-1])
@@ -193,7 +195,7 @@ def check_fits(loaded: LoadedModel, data: Dataset, *, labels: bool = True) -> No
     if classes < data.num_classes or largest >= classes or min(data.train.labels.min(), data.test.labels.min()) < 0:
         raise LicliError(f"model {loaded.label} scores {classes} classes but {data.name}'s labels go up to "
                          f"{max(largest, data.num_classes - 1)}{trained_on}",
-                         "evaluate it on a dataset with its classes (--dataset)")
+                         "evaluate it on a dataset with its classes (dataset=…)", field="dataset")
 
 
 def import_model(source: ModelSource, out: str | Path, dataset: str | None = None

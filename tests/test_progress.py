@@ -83,14 +83,14 @@ def test_renderer_draws_a_bar_or_lines_and_stays_silent_off_a_terminal():
 
 
 def test_saliency_reports_each_method_and_batch():
-    from licli.evaluations.saliency.scoring import SaliencySettings, localization_scores
+    from licli.evaluations.saliency.scoring import SaliencyConfig, localization_scores
 
     torch.manual_seed(0)
     net = build_model(ModelSpec("small-cnn", 3, 1, (8, 8), {"filters": 4, "hidden": 10})).eval()
     data = tiny_dataset(n_test=25).test
     images, boxes = data.images.float() / 255, torch.tensor([[1, 1, 6, 6]] * 25)
     parts: list[Part] = []
-    settings = SaliencySettings(methods=("gradcam", "gradcam++"), batch_size=10)
+    settings = SaliencyConfig(methods=("gradcam", "gradcam++"), batch_size=10)
     frame, _ = localization_scores(net, images, data.labels, boxes, settings, on_progress=parts.append, label="cnn · ")
     _check_sequence(parts, 2 * 3, "saliency maps")  # 2 methods × ⌈25/10⌉ batches
     assert [p.label for p in parts[1:4]] == [f"cnn · gradcam · batch {k}/3" for k in (1, 2, 3)]

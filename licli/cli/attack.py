@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 250
 
 
 @dataclass(frozen=True)
-class AttackConfig:
+class AttackCommandConfig:
     models: list[str]
     dataset: str | None
     settings: AttackSettings
@@ -112,9 +112,9 @@ def attack(
                               random_start=random_start, target_rule=targets, batch_size=fixed_batch_size or
                               DEFAULT_BATCH_SIZE, seed=seed, eot_samples=eot, backend=backend)
     sweep = tuple(settings.threat.at(budget) for budget in parse_budgets(eps_sweep)) if eps_sweep else None
-    config = AttackConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
-                          sweep, masking_check, fail_on_masking,
-                          Shard.parse(shard), precision, fixed_batch_size is None)
+    config = AttackCommandConfig([s.describe() for s in sources], dataset, settings, n, subset, common_correct,
+                                 sweep, masking_check, fail_on_masking,
+                                 Shard.parse(shard), precision, fixed_batch_size is None)
     with recorded_run("attack", config, options, seed=seed) as (torch_device, run), \
             precision_scope(precision, torch_device) as numerics:
         run.note("numerics", numerics)
@@ -167,7 +167,7 @@ def attack(
                               f"see {run.path / 'masking.csv'}")
 
 
-def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackConfig, path: str, json_output: bool) -> None:
+def _report(result: RobustnessResult, masking: pd.DataFrame, config: AttackCommandConfig, path: str, json_output: bool) -> None:
     console = stdout()
     if json_output:
         console.print_json(frame_json(result.summary, run=path, common_correct=result.common_correct,

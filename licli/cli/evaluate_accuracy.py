@@ -17,7 +17,7 @@ from licli.reporting.console import show_result
 
 
 @dataclass(frozen=True)
-class AccuracyConfig:
+class AccuracyCommandConfig:
     models: list[str]
     dataset: str | None
     split: str
@@ -37,7 +37,7 @@ def evaluate_accuracy(
 ) -> None:
     """Report clean accuracy and mean cross-entropy of one or more models on a dataset split."""
     dataset, split = value(dataset), value(split)
-    config = AccuracyConfig([s.describe() for s in sources], dataset, split, batch_size)
+    config = AccuracyCommandConfig([s.describe() for s in sources], dataset, split, batch_size)
     with recorded_run("evaluate-accuracy", config, options, seed=None) as (torch_device, run):
         _, result = evaluate_each(
             sources, dataset=dataset, data_dir=options.data_dir, device=torch_device, run=run,

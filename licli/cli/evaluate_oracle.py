@@ -52,7 +52,8 @@ class OracleCommand:
 
 
 @evaluate_app.command("oracle")
-@field_flags(seed="seeds")
+@field_flags(seed="seeds", copies="oracle_copies", follow_threshold="protocol_follow_threshold",
+             threshold="follow_threshold")
 @with_run_options("oracle")
 def evaluate_oracle(
     options: RunOptions,

@@ -19,7 +19,7 @@ from licli.reporting.console import PartProgress
 from licli.errors import LicliError
 from licli.evaluations.saliency.blur import blur_robustness
 from licli.evaluations.saliency.sanity import MAX_CORRELATION, cascading_randomization
-from licli.evaluations.saliency.scoring import (SaliencySettings, build_method, check_label_space, image_list_sha256,
+from licli.evaluations.saliency.scoring import (SaliencyConfig, build_method, check_label_space, image_list_sha256,
                                                 iou_summary, localization_scores, output_classes, predictions,
                                                 saliency_maps)
 from licli.parsing import comma_list
@@ -32,13 +32,13 @@ from licli.reporting.tables import frame_json, frame_table
 
 
 @dataclass(frozen=True)
-class SaliencyRunConfig:
+class SaliencyCommandConfig:
     models: list[str]
     dataset: str | None
     split: str
     n: int
     mode: str
-    settings: SaliencySettings
+    settings: SaliencyConfig
     overlays: int
     blur_sigmas: tuple[float, ...]
     seed: int
@@ -90,10 +90,10 @@ def evaluate_saliency(
     if split not in ("test", "train"):
         raise LicliError(f"unknown split {split!r}", "use --split test or --split train")
     mode = "sanity-check" if sanity_check else "blur-robustness" if blur_robustness_mode else "localization"
-    settings = SaliencySettings(methods=comma_list(methods), backend=backend, target=target, percent=percent,
+    settings = SaliencyConfig(methods=comma_list(methods), backend=backend, target=target, percent=percent,
                                 layers=comma_list(layers), sigma=sigma, kernel_size=kernel_size, response=response, padding=padding,
                                 batch_size=batch_size)
-    config = SaliencyRunConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
+    config = SaliencyCommandConfig([s.describe() for s in sources], dataset, split, n, mode, settings, overlays,
                                _sigmas(blur_sigmas), seed)
     data = load_dataset(dataset, options.data_dir, on_progress=PartProgress())
     boxes_all = split_boxes(data, split)
@@ -137,7 +137,7 @@ class Inputs:
     """Model label → whether its classes are the dataset's (else no accuracy is reported for it)."""
 
 
-def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
+def _localization(models, inputs: Inputs, config: SaliencyCommandConfig, run):
     images = inputs.images
     progress = PartProgress()
     frames = []
@@ -166,7 +166,7 @@ def _localization(models, inputs: Inputs, config: SaliencyRunConfig, run):
     return summary, "licli evaluate saliency · mean IoU (Table 3)", ("accuracy",)
 
 
-def _sanity(models, inputs: Inputs, config: SaliencyRunConfig, run):
+def _sanity(models, inputs: Inputs, config: SaliencyCommandConfig, run):
     settings, images, labels = config.settings, inputs.images, inputs.labels
     frames = []
     for loaded in models:
@@ -189,7 +189,7 @@ def _sanity(models, inputs: Inputs, config: SaliencyRunConfig, run):
         "licli evaluate saliency --sanity-check · after randomising every layer", ()
 
 
-def _blur(models, inputs: Inputs, config: SaliencyRunConfig, run):
+def _blur(models, inputs: Inputs, config: SaliencyCommandConfig, run):
     frames = [blur_robustness(loaded.model, inputs.images, inputs.labels, inputs.boxes, config.blur_sigmas,
                               config.settings.batch_size)
               .assign(model=loaded.label) for loaded in models]

@@ -22,7 +22,7 @@ from licli.reporting.tables import frame_table
 
 
 @dataclass(frozen=True)
-class MergeConfig:
+class MergeCommandConfig:
     shards: list[str]
 
 
@@ -47,7 +47,7 @@ def merge_shards(
     check_shards(manifests, [str(r) for r in runs])
     order = sorted(range(len(runs)), key=lambda n: manifests[n]["attack"]["shard"][0])
     samples, summary = merge_samples([read[n][1] for n in order])
-    with recorded_run("attack", MergeConfig([str(runs[n]) for n in order]), options, seed=None) as (_, run):
+    with recorded_run("attack", MergeCommandConfig([str(runs[n]) for n in order]), options, seed=None) as (_, run):
         first = manifests[order[0]]
         run.record_inputs(first.get("inputs", {}))
         run.note("attack", {k: v for k, v in first["attack"].items() if k != "shard"})

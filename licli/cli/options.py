@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from licli.cli.app import parse_json_option
-from licli.cli.config_file import from_file
+from licli.cli.config_file import field_flags, from_file
 from licli.config import RunOptions, resolve
 from licli.errors import LicliError
 from licli.parsing import comma_list
@@ -32,6 +32,9 @@ _CHECKPOINT_OPTIONS = [
             help="Let a checkpoint written by `licli import` run its model definition file (<stem>.def.py, "
                  "pinned by sha256). WARNING: that runs its code: only for checkpoints you trust."),
 ]
+
+FOREIGN_FIELD_FLAGS = {"input_shape": "input_size", "args": "model_args", "renames": "rename"}
+"""``ForeignSpec``/``ModelSource`` fields named by another option, for error lines."""
 
 _FOREIGN_OPTIONS = [
     _option("model", str, None, "--model",
@@ -144,12 +147,13 @@ def with_model_sources(command: Callable[..., Any]) -> Callable[..., Any]:
     Every repeated ``--checkpoint`` is one source; ``--model``/``--model-def`` (with ``--weights`` …)
     adds one foreign source after them.
     """
-    return _inject(command, [*_CHECKPOINT_OPTIONS, *_FOREIGN_OPTIONS], "sources", _model_sources)
+    return _inject(field_flags(**FOREIGN_FIELD_FLAGS)(command), [*_CHECKPOINT_OPTIONS, *_FOREIGN_OPTIONS], "sources",
+                   _model_sources)
 
 
 def with_foreign_source(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the foreign-model options to ``command``, which receives them as ``source: ModelSource``."""
-    return _inject(command, _FOREIGN_OPTIONS, "source", _one_foreign_source)
+    return _inject(field_flags(**FOREIGN_FIELD_FLAGS)(command), _FOREIGN_OPTIONS, "source", _one_foreign_source)
 
 
 def _run_option_parameters(default_name: str, data: bool, download: bool) -> list[inspect.Parameter]:

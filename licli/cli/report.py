@@ -8,6 +8,7 @@ import pandas as pd
 import typer
 
 from licli.cli.app import app
+from licli.cli.config_file import field_flags
 from licli.errors import LicliError
 from licli.reporting import baseline as baselines
 from licli.reporting.adapters import read_verdict
@@ -80,7 +81,7 @@ def run_report(paths: list[Path], run_filter: RunFilter, *, out: Path | None = N
     reference = baselines.load_baseline(baseline) if baseline else None
     outputs = _outputs(out, html, markdown, csv)
     if write_baseline is not None:
-        check_writable(write_baseline.parent)
+        check_writable(write_baseline.parent, field="write_baseline")
     discovery = discover(paths or [Path("reports")], run_filter)
     for skipped in discovery.skipped:
         notice(skipped.notice())
@@ -126,6 +127,7 @@ _TOLERANCE = typer.Option([], "--tolerance", help="Allowed drift: 0.02 (default,
 
 
 @app.command()
+@field_flags(absolute="tolerance", relative="tolerance")
 def report(
     paths: list[Path] = _PATHS,
     command: list[str] = _COMMAND,
@@ -149,6 +151,7 @@ def report(
 
 
 @app.command()
+@field_flags(absolute="tolerance", relative="tolerance")
 def check(
     baseline: Path = typer.Argument(..., help="Baseline JSON (see docs/report-contract.md)."),
     paths: list[Path] = _PATHS,

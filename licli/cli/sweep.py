@@ -31,7 +31,7 @@ ROOT_HELP = "The sweep's folder (plan.json, runs/<task>/, logs/); default report
 
 def _plan(spec: str, root: Path | None, scale: str, resources: dict[str, int | None] | None = None) -> Plan:
     if root is not None:
-        check_writable(root)
+        check_writable(root, field="root")
     given = {key: value for key, value in (resources or {}).items() if value is not None}
     if spec.startswith(RECIPE_PREFIX):
         return recipe_plan(spec[len(RECIPE_PREFIX):], scale, root, Resources(**given))

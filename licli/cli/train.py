@@ -97,7 +97,8 @@ def _default(name: str) -> str:
 
 
 @app.command()
-@config_fields(TrainConfig)
+@config_fields(TrainConfig, every="track_every", quantile="enhance_quantile", ratio="enhance_ratio",
+               sigma="enhance_sigma", blur_sigma="enhance_blur_sigma")
 @with_run_options("train", download=True)
 def train(
     options: RunOptions,

@@ -36,9 +36,9 @@ def split_boxes(data: Dataset, split: str) -> torch.Tensor:
     boxes = getattr(data, f"{split}_boxes", None)
     if boxes is None:
         raise LicliError(f"dataset {data.name!r} has no ground-truth boxes",
-                         "use a dataset with boxes, e.g. --dataset mnist-loc")
+                         "use a dataset with boxes, e.g. dataset=mnist-loc", field="dataset")
     if split in getattr(data, "unavailable", {}):
-        raise LicliError(*data.unavailable[split])
+        raise LicliError(*data.unavailable[split], field="split")
     return boxes
 
 

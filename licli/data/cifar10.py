@@ -136,7 +136,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         labels = np.asarray(batch["labels"], dtype=np.int64)
     except (pickle.UnpicklingError, OSError, EOFError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise LicliError(f"cannot read the CIFAR-10 batch {path} ({error})",
-                         "restore the file, or re-fetch the batches with --download") from None
+                         "restore the file, or re-fetch the batches with download=True", field="download") from None
     return data, labels
 
 
@@ -232,7 +232,8 @@ def _missing(root: Path) -> LicliError:
     return LicliError(
         f"CIFAR-10 not found in {root}: expected {BATCHES_FOLDER}/{{{','.join(BATCH_FILES)}}} (torchvision), "
         f"or {{{','.join(FOLDER_NAMES)}}}/{{train,test}}/<class>/*.jpg|png (image folders), or {ARCHIVE_NAME}",
-        "put one of them there, point --data-dir or LICLI_DATA_DIR at their root, or add --download")
+        "put one of them there, point data_dir=… or LICLI_DATA_DIR at their root, or pass download=True",
+        field="data_dir", also=("download",))
 
 
 def read_cifar10(root: Path, download: bool = False, sample: Sample | None = None) -> Dataset:

@@ -36,7 +36,7 @@ def parse(name: str) -> tuple[Path, int | None]:
     found = re.fullmatch(r"(.*)@(\d+)", text)
     path, size = (found.group(1), int(found.group(2))) if found else (text, None)
     if not path:
-        raise LicliError(f"--dataset {name!r} names no folder", "pass --dataset imagefolder:path/to/images")
+        raise LicliError(f"dataset {name!r} names no folder", "pass dataset=imagefolder:path/to/images", field="dataset")
     return Path(path).expanduser(), size
 
 
@@ -74,8 +74,8 @@ def _decode(files: list[tuple[Path, int]], size: int | None, parts: Parts) -> tu
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) > 1:
         raise LicliError(f"the images have different sizes ({', '.join('×'.join(map(str, s[:2])) for s in shapes[:3])} …)",
-                         "append @SIZE to resize and centre-crop them as for ImageNet, e.g. --dataset "
-                         "imagefolder:PATH@224")
+                         "append @SIZE to resize and centre-crop them as for ImageNet, e.g. dataset="
+                         "imagefolder:PATH@224", field="dataset")
     stacked = np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8)
     stacked = stacked[:, None] if stacked.ndim == 3 else stacked.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(stacked), np.array([k for _, k in files], dtype=np.int64)
@@ -94,7 +94,8 @@ def load_image_folder(name: str, on_progress: OnProgress | None = None) -> Datas
     (only on the first load: later loads read the cache)."""
     folder, size = parse(name)
     if not folder.is_dir():
-        raise LicliError(f"image folder {folder} not found", "pass --dataset imagefolder:PATH with PATH/<class>/*.jpg")
+        raise LicliError(f"image folder {folder} not found", "pass dataset=imagefolder:PATH with PATH/<class>/*.jpg",
+                         field="dataset")
     roots = {split: next((folder / f for f in names if (folder / f).is_dir()), None)
              for split, names in SPLIT_FOLDERS.items()}
     if (roots["train"] is None) != (roots["test"] is None):

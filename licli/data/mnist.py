@@ -34,13 +34,14 @@ def load_mnist(root: Path, download: bool = False) -> Dataset:
     if missing and not download:
         raise LicliError(
             f"MNIST not found: expected {', '.join(missing)} in {_mnist_raw_folder(root)}",
-            "put the IDX files there, point --data-dir or LICLI_DATA_DIR at their root, or add --download")
+            "put the IDX files there, point data_dir=… or LICLI_DATA_DIR at their root, or pass download=True",
+            field="data_dir", also=("download",))
     try:
         train = MNIST(str(root), train=True, download=download)
         test = MNIST(str(root), train=False, download=download)
     except (RuntimeError, OSError, ValueError) as error:
         raise LicliError(f"could not read MNIST from {root} ({error})",
-                         "check the IDX files or re-fetch them with --download") from None
+                         "check the IDX files or re-fetch them with download=True", field="download") from None
     raw = _mnist_raw_folder(root)
     files = {f"mnist/{name}": str(path) for name in MNIST_FILES
              for path in [raw / name if (raw / name).exists() else raw / f"{name}.gz"]}

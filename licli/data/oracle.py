@@ -50,7 +50,7 @@ def oracle_code(labels: torch.Tensor, num_classes: int, copies: int) -> torch.Te
 
 def check_capacity(image_size: tuple[int, int], num_classes: int, copies: int) -> None:
     if copies < 1:
-        raise LicliError(f"--oracle-copies must be ≥ 1 (got {copies})", "pass e.g. --oracle-copies 10")
+        raise LicliError(f"oracle_copies must be ≥ 1 (got {copies})", "pass e.g. oracle_copies=10", field="oracle_copies")
     if copies * num_classes > image_size[0] * image_size[1]:
         raise LicliError(f"{copies} oracle copies × {num_classes} classes do not fit in one "
                          f"{image_size[0]}×{image_size[1]} oracle plane",

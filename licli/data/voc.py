@@ -174,14 +174,14 @@ def _missing(root: Path) -> LicliError:
     return LicliError(
         f"PASCAL VOC 2007 not found: looked for {places} (Annotations, JPEGImages, ImageSets/Main)",
         f"extract {ARCHIVES['test']} (and {ARCHIVES['trainval']}) into {root} or {root / 'voc'}, or point "
-        "--data-dir or LICLI_DATA_DIR at the folder that holds VOCdevkit; licli never downloads VOC")
+        "data_dir=… or LICLI_DATA_DIR at the folder that holds VOCdevkit; licli never downloads VOC", field="data_dir")
 
 
 def _absent(split: str, base: Path, split_file: Path) -> tuple[str, str]:
     image_set = IMAGE_SETS[split]
     other = next(s for s in IMAGE_SETS if s != split)
-    return (f"the VOC 2007 {image_set} images (--split {split}) are not in {base / DEVKIT} ({split_file} is missing)",
-            f"extract {ARCHIVES[image_set]} into {base}, or use --split {other} ({IMAGE_SETS[other]})")
+    return (f"the VOC 2007 {image_set} images (split={split}) are not in {base / DEVKIT} ({split_file} is missing)",
+            f"extract {ARCHIVES[image_set]} into {base}, or pass split={other} ({IMAGE_SETS[other]})")
 
 
 def read_voc2007(root: Path, size: int = IMAGE_SIZE) -> BoxedDataset:

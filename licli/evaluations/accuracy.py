@@ -18,6 +18,6 @@ def accuracy(model: nn.Module, data: Dataset, *, split: str = "test", device: to
     """One row: dataset, split, n, accuracy, loss (model in eval mode)."""
     chosen = pick({"test": data.test, "train": data.train}, split, "split")
     if chosen.images.shape[1:] != data.train.images.shape[1:]:
-        raise LicliError("dataset images do not match", "check --dataset")
+        raise LicliError("dataset images do not match", "check dataset=…", field="dataset")
     result = evaluate(model, on_device(chosen, device), device=device, batch_size=batch_size)
     return pd.DataFrame([{"dataset": data.name, "split": split, "n": len(chosen), **result}])

@@ -30,9 +30,10 @@ class ActivationConfig:
 
     def __post_init__(self) -> None:
         if self.n <= 0:
-            raise LicliError(f"--n must be > 0 (got {self.n})", "pass e.g. --n 1000")
+            raise LicliError(f"n must be > 0 (got {self.n})", "pass e.g. n=1000", field="n")
         if self.batch_size <= 0:
-            raise LicliError(f"--batch-size must be > 0 (got {self.batch_size})", "pass e.g. --batch-size 500")
+            raise LicliError(f"batch_size must be > 0 (got {self.batch_size})", "pass e.g. batch_size=500",
+                             field="batch_size")
         if self.split not in ("test", "train"):
             raise LicliError(f"unknown split {self.split!r}", "choose test or train")
 

@@ -56,9 +56,10 @@ class FisherRaoConfig:
         pick(FISHER_LABELS, self.fisher, "Fisher kind")
         pick(PARAMETER_SETS, self.params, "parameter set")
         if self.n <= 0:
-            raise LicliError(f"--n must be > 0 (got {self.n})", "pass e.g. --n 1000")
+            raise LicliError(f"n must be > 0 (got {self.n})", "pass e.g. n=1000", field="n")
         if self.batch_size <= 0:
-            raise LicliError(f"--batch-size must be > 0 (got {self.batch_size})", "pass e.g. --batch-size 250")
+            raise LicliError(f"batch_size must be > 0 (got {self.batch_size})", "pass e.g. batch_size=250",
+                             field="batch_size")
         if self.split not in ("test", "train"):
             raise LicliError(f"unknown split {self.split!r}", "choose test or train")
 

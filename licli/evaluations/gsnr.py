@@ -45,9 +45,12 @@ class GSNRConfig:
 
     def __post_init__(self) -> None:
         if self.n < 2:
-            raise LicliError(f"--n must be ≥ 2 for a variance (got {self.n})", "pass e.g. --n 1000")
-        if self.batch_size <= 0 or self.chunk <= 0:
-            raise LicliError(f"--batch-size must be > 0 (got {self.batch_size})", "pass e.g. --batch-size 250")
+            raise LicliError(f"n must be ≥ 2 for a variance (got {self.n})", "pass e.g. n=1000", field="n")
+        if self.batch_size <= 0:
+            raise LicliError(f"batch_size must be > 0 (got {self.batch_size})", "pass e.g. batch_size=250",
+                             field="batch_size")
+        if self.chunk <= 0:
+            raise LicliError(f"chunk must be > 0 (got {self.chunk})", "pass e.g. chunk=64", field="chunk")
         if self.split not in ("test", "train"):
             raise LicliError(f"unknown split {self.split!r}", "choose test or train")
 
@@ -247,7 +250,7 @@ class GSNRTracker:
 
     def __init__(self, data: Dataset, *, every: int, n: int = 256, device: torch.device) -> None:
         if every <= 0:
-            raise LicliError(f"--track-every must be > 0 (got {every})", "pass e.g. --track-every 50")
+            raise LicliError(f"every must be > 0 optimizer steps (got {every})", "pass e.g. every=50", field="every")
         self.every, self.device = every, device
         self.probe = data.train.subset(torch.arange(min(n, len(data.train)))).to(device)
         self.frames: list[pd.DataFrame] = []

@@ -38,12 +38,12 @@ class HessianConfig:
 
     def __post_init__(self) -> None:
         pick(PARAMETER_SETS, self.params, "parameter set")
-        for flag, value in (("--samples", self.samples), ("--n", self.n), ("--batch-size", self.batch_size)):
+        for name, value in (("samples", self.samples), ("n", self.n), ("batch_size", self.batch_size)):
             if value <= 0:
-                raise LicliError(f"{flag} must be > 0 (got {value})", f"pass e.g. {flag} 100")
+                raise LicliError(f"{name} must be > 0 (got {value})", f"pass e.g. {name}=100", field=name)
         if self.power_iterations < 0:
-            raise LicliError(f"--power-iterations must be ≥ 0 (got {self.power_iterations})",
-                             "pass e.g. --power-iterations 20 (0 skips the eigenvalue)")
+            raise LicliError(f"power_iterations must be ≥ 0 (got {self.power_iterations})",
+                             "pass e.g. power_iterations=20 (0 skips the eigenvalue)", field="power_iterations")
         if self.split not in ("test", "train"):
             raise LicliError(f"unknown split {self.split!r}", "choose test or train")
 

@@ -139,19 +139,21 @@ class OracleConfig:
         pick(ACTIVATIONS, self.activation, "activation")
         pick({p: p for p in ORACLE_PATHS}, self.oracle_path, "oracle path")
         if not self.seeds:
-            raise LicliError("no seeds given", "pass e.g. --seeds 0,1,2")
+            raise LicliError("seeds is empty", "pass e.g. seeds=0,1,2", field="seeds")
         if not self.methods:
-            raise LicliError("no methods given", f"pass e.g. --methods erm,li (choose from {', '.join(METHODS)})")
+            raise LicliError("methods is empty", f"pass e.g. methods=erm,li (choose from {', '.join(METHODS)})",
+                             field="methods")
         if self.copies < 1:
-            raise LicliError(f"--oracle-copies must be ≥ 1 (got {self.copies})", "pass e.g. --oracle-copies 10")
+            raise LicliError(f"copies must be ≥ 1 (got {self.copies})", "pass e.g. copies=10", field="copies")
         bad_epochs = [e for e in self.heatmap_epochs if not 1 <= e <= self.epochs]
         if bad_epochs:
-            raise LicliError(f"--heatmap-epochs {bad_epochs} lie outside 1…{self.epochs}",
-                             "choose epochs the run reaches")
-        for flag, value in (("--control-threshold", self.control_threshold),
-                            ("--follow-threshold", self.follow_threshold)):
+            raise LicliError(f"heatmap_epochs {bad_epochs} lie outside 1…{self.epochs}",
+                             "choose epochs the run reaches", field="heatmap_epochs")
+        for field_name, value in (("control_threshold", self.control_threshold),
+                                  ("follow_threshold", self.follow_threshold)):
             if value is not None and not 0 < value <= 1:
-                raise LicliError(f"{flag} must be in (0, 1] (got {value})", f"pass e.g. {flag} 0.9")
+                raise LicliError(f"{field_name} must be in (0, 1] (got {value})", f"pass e.g. {field_name}=0.9",
+                                 field=field_name)
         self.train_config(Method("ERM"), [1, 1], 0)
 
     def model_options(self) -> dict[str, Any]:

@@ -77,18 +77,20 @@ class PruneConfig:
     def __post_init__(self) -> None:
         pick(SCOPES, self.scope, "pruning scope")
         if not self.levels:
-            raise LicliError("no pruning level given", "pass e.g. --levels 0,0.5,0.9")
+            raise LicliError("no pruning level given", "pass e.g. levels=0,0.5,0.9", field="levels")
         bad = [level for level in self.levels if not 0 <= level < 1]
         if bad:
-            raise LicliError(f"pruning levels must be in [0, 1) (got {bad[0]})", "pass e.g. --levels 0,0.5,0.9")
+            raise LicliError(f"levels must be in [0, 1) (got {bad[0]})", "pass e.g. levels=0,0.5,0.9",
+                             field="levels")
         if self.batch_size <= 0:
-            raise LicliError(f"--batch-size must be > 0 (got {self.batch_size})", "pass e.g. --batch-size 1000")
+            raise LicliError(f"batch_size must be > 0 (got {self.batch_size})", "pass e.g. batch_size=1000",
+                             field="batch_size")
         if self.split not in ("test", "train"):
             raise LicliError(f"unknown split {self.split!r}", "choose test or train")
 
 
 def parse_levels(text: str) -> tuple[float, ...]:
-    return comma_list(text, "--levels", float, example="0,0.5,0.9")
+    return comma_list(text, "levels", float, example="0,0.5,0.9")
 
 
 @contextmanager

@@ -79,7 +79,7 @@ def default_eps(dataset: str, norm: str) -> tuple[float, ...]:
     """The papers' ε list for ``dataset`` under ``norm``; LicliError when there is none."""
     key = (dataset, canonical_norm(norm))
     if key not in DEFAULT_EPS:
-        raise LicliError(f"no default ε for {dataset} in {key[1]}", "pass --eps, e.g. --eps 0.5,1.0")
+        raise LicliError(f"no default ε for {dataset} in {key[1]}", "pass e.g. eps=0.5,1.0", field="eps")
     return DEFAULT_EPS[key]
 
 
@@ -109,28 +109,29 @@ class VerdictConfig:
         object.__setattr__(self, "norm", canonical_norm(self.norm))
         object.__setattr__(self, "eps", tuple(float(e) for e in self.eps))
         if not self.eps:
-            raise LicliError("no ε given", "pass --eps, e.g. --eps 0.1,0.3")
+            raise LicliError("eps is empty", "pass e.g. eps=0.1,0.3", field="eps")
         for eps in self.eps:
             if not eps > 0 or math.isnan(eps):
-                raise LicliError(f"every ε must be > 0 (got {eps})", "pass e.g. --eps 0.1,0.3")
+                raise LicliError(f"eps must be > 0 (got {eps})", "pass e.g. eps=0.1,0.3", field="eps")
             check_budget(self.norm, eps)
         if len(set(self.eps)) != len(self.eps):
             raise LicliError(f"ε values repeat ({', '.join(f'{e:g}' for e in self.eps)})", "pass each ε once")
         if not self.attacks:
-            raise LicliError("no attack in the battery", f"pass --attacks with some of: {', '.join(ATTACKS)}")
+            raise LicliError("attacks is empty: no attack in the battery",
+                             f"pass e.g. attacks=pgd,square (some of: {', '.join(ATTACKS)})", field="attacks")
         for name in self.attacks:
             pick(ATTACKS, name, "attack")
         for name in self.masking_checks:
             pick(MASKING_CHECKS, name, "masking check")
-        for flag, value in (("--steps", self.steps), ("--n-queries", self.n_queries), ("--batch-size", self.batch_size)):
+        for name, value in (("steps", self.steps), ("n_queries", self.n_queries), ("batch_size", self.batch_size)):
             if value < 1:
-                raise LicliError(f"{flag} must be ≥ 1 (got {value})", f"pass a positive {flag}")
+                raise LicliError(f"{name} must be ≥ 1 (got {value})", f"pass e.g. {name}=100", field=name)
         if self.n is not None and self.n < 1:
-            raise LicliError(f"--n must be ≥ 1 (got {self.n})", "pass e.g. --n 1000")
+            raise LicliError(f"n must be ≥ 1 (got {self.n})", "pass e.g. n=1000", field="n")
         if not 0 < self.alpha < 1:
-            raise LicliError(f"--alpha must be in (0, 1) (got {self.alpha})", "pass e.g. --alpha 0.05")
+            raise LicliError(f"alpha must be in (0, 1) (got {self.alpha})", "pass e.g. alpha=0.05", field="alpha")
         if not 0 < self.margin < 1:
-            raise LicliError(f"--margin must be in (0, 1) (got {self.margin})", "pass e.g. --margin 0.03")
+            raise LicliError(f"margin must be in (0, 1) (got {self.margin})", "pass e.g. margin=0.03", field="margin")
 
     @property
     def battery(self) -> tuple[str, ...]:
@@ -481,7 +482,7 @@ def train_seeds(config: TrainConfig, data: Dataset, seeds: int, *, device: torch
     """Train ``config`` with seeds ``config.seed``, ``config.seed + 1``, … (``seeds`` runs) through
     ``licli.training.loop.fit``; return (model, spec, history) per seed."""
     if seeds < 1:
-        raise LicliError(f"--seeds must be ≥ 1 (got {seeds})", "pass e.g. --seeds 3")
+        raise LicliError(f"seeds must be ≥ 1 (got {seeds})", "pass e.g. seeds=3", field="seeds")
     return [fit(replace(config, seed=config.seed + k), data, device=device) for k in range(seeds)]
 
 

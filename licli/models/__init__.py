@@ -55,7 +55,8 @@ def build_model(spec: ModelSpec) -> nn.Module:
         model = builder(spec.num_classes, spec.in_channels, tuple(spec.image_size), **spec.options)
     except (TypeError, ValueError, RuntimeError) as error:  # e.g. a negative width: torch refuses the tensor
         raise LicliError(f"bad options for model {spec.name!r} (num_classes={spec.num_classes}, options="
-                         f"{dict(spec.options)}): {' '.join(str(error).split())}", "check --model-options") from None
+                         f"{dict(spec.options)}): {' '.join(str(error).split())}", "check model_options=…",
+                         field="model_options") from None
     return insert_mechanisms(model, spec.mechanisms)
 
 

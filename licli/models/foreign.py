@@ -48,7 +48,7 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) < 1:
-        raise LicliError(f"--input-size {text!r} is not CxHxW", "pass e.g. --input-size 3x32x32")
+        raise LicliError(f"input_shape {text!r} is not CxHxW", "pass e.g. input_shape=3x32x32", field="input_shape")
     return shape  # type: ignore[return-value]
 
 
@@ -73,17 +73,21 @@ class ForeignSpec:
     def __post_init__(self) -> None:
         pick_architecture(self.kind)
         if (self.input_mean is None) != (self.input_std is None):
-            raise LicliError("--input-mean and --input-std go together", "pass both (one value per channel) or neither")
+            raise LicliError("input_mean=… and input_std=… go together", "pass both (one value per channel) or neither",
+                             field="input_mean", also=("input_std",))
         if self.input_mean is not None:
             channels = self.input_shape[0]
             if len(self.input_mean) != channels or len(self.input_std) != channels:  # type: ignore[arg-type]
-                raise LicliError(f"--input-mean/--input-std need one value per input channel ({channels})",
-                                 f"pass {channels} comma-separated values to each (or change --input-size)")
+                raise LicliError(f"input_mean=… and input_std=… need one value per input channel ({channels})",
+                                 f"pass {channels} values to each (or change input_shape=…)", field="input_mean",
+                                 also=("input_std", "input_shape"))
             if min(self.input_std) <= 0:  # type: ignore[type-var]
-                raise LicliError(f"--input-std must be > 0 (got {list(self.input_std)})",  # type: ignore[arg-type]
-                                 "pass the per-channel standard deviations, e.g. 0.247,0.243,0.261")
+                raise LicliError(f"input_std must be > 0 (got {list(self.input_std)})",  # type: ignore[arg-type]
+                                 "pass the per-channel standard deviations, e.g. input_std=0.247,0.243,0.261",
+                                 field="input_std")
         if self.num_classes is not None and self.num_classes < 1:
-            raise LicliError(f"--num-classes must be ≥ 1 (got {self.num_classes})", "pass e.g. --num-classes 10")
+            raise LicliError(f"num_classes must be ≥ 1 (got {self.num_classes})", "pass e.g. num_classes=10",
+                             field="num_classes")
 
     @property
     def definition(self) -> tuple[Path, str]:
@@ -133,7 +137,8 @@ class ForeignModel(nn.Module):
             raise LicliError(
                 f"the model takes {'×'.join(map(str, self.input_shape))} inputs but got "
                 f"{'×'.join(map(str, x.shape[1:]))} images",
-                "pick the dataset the model was made for with --dataset, or declare its --input-size")
+                "pick the dataset the model was made for with dataset=…, or declare its input_shape=…",
+                field="dataset", also=("input_shape",))
         return self.net(self.normalize(x))
 
 
@@ -205,10 +210,11 @@ def _call(builder: Callable[..., Any], args: Mapping[str, Any], what: str, path:
         raise
     except TypeError as error:
         raise LicliError(f"cannot build {what} with arguments {dict(args)} ({error})",
-                         "pass the constructor's arguments as JSON with --model-args") from None
+                         "pass the constructor's arguments as args=…", field="args") from None
     except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
         raise LicliError(f"building {what} failed: {type(error).__name__}: {' '.join(str(error).split())}",
-                         "check --model-args and the model definition (--debug shows the traceback)") from error
+                         "check args=… and the model definition (--debug shows the traceback)",
+                         field="args") from error
     if not isinstance(model, nn.Module):
         raise LicliError(f"{what} returned {type(model).__name__}, not a torch.nn.Module",
                          "name a class (or factory function) that builds the network")
@@ -226,8 +232,8 @@ def build_definition(spec: ForeignSpec) -> nn.Module:
                              "restore the original file, or re-run `licli import` with the new one")
     args = dict(spec.args)
     if spec.num_classes is not None and "num_classes" in args and args["num_classes"] != spec.num_classes:
-        raise LicliError(f"--num-classes {spec.num_classes} contradicts --model-args num_classes={args['num_classes']}",
-                         "give the number of classes once")
+        raise LicliError(f"num_classes {spec.num_classes} contradicts args={{'num_classes': {args['num_classes']}}}",
+                         "give the number of classes once", field="num_classes", also=("args",))
     return _call(import_definition(path, name), args, f"{path.name}:{name}", path)
 
 
@@ -298,8 +304,8 @@ def build_timm(spec: ForeignSpec) -> nn.Module:
         except (OSError, RuntimeError, ValueError) as error:
             raise LicliError(f"timm {spec.target}'s pretrained weights are not in the local cache "
                              f"({type(error).__name__}: {' '.join(str(error).split())[:160]}); licli never downloads",
-                             "fetch them once with timm.create_model(NAME, pretrained=True), or pass a file with "
-                             "--weights") from None
+                             "fetch them once with timm.create_model(NAME, pretrained=True), or pass a file as "
+                             "weights=…", field="weights") from None
 
 
 @contextmanager
@@ -357,7 +363,7 @@ def robustbench_files(spec: ForeignSpec) -> dict[str, Path]:
     unknown = sorted(set(spec.args) - set(ROBUSTBENCH_DEFAULTS))
     if unknown:
         raise LicliError(f"robustbench models take no argument {', '.join(unknown)}",
-                         f"--model-args takes {', '.join(ROBUSTBENCH_DEFAULTS)}")
+                         f"args=… takes {', '.join(ROBUSTBENCH_DEFAULTS)}", field="args")
     args = {**ROBUSTBENCH_DEFAULTS, **spec.args}
     try:
         dataset, threat = BenchmarkDataset(args["dataset"]), ThreatModel(args["threat_model"])
@@ -385,7 +391,7 @@ def build_robustbench(spec: ForeignSpec) -> nn.Module:
         raise LicliError(f"robustbench {spec.target}'s weights are not in the local model folder ({', '.join(missing)});"
                          " licli never downloads them",
                          "fetch them once with robustbench.utils.load_model(NAME, model_dir=…, dataset=…, "
-                         "threat_model=…), or set model_dir in --model-args to the folder holding them")
+                         "threat_model=…), or set model_dir in args=… to the folder holding them", field="args")
     utils = _robustbench_utils()
     args = {**ROBUSTBENCH_DEFAULTS, **spec.args}
     with redirect_stdout(io.StringIO()):
@@ -434,7 +440,8 @@ def _unpickling_refused(path: Path, error: Exception) -> LicliError:
 def read_weights(path: Path) -> Any:
     """The raw content of a weights file: safetensors, or a ``torch.load(weights_only=True)`` pickle."""
     if not path.is_file():
-        raise LicliError(f"weights file {path} not found", "pass --weights path/to/weights.safetensors|.pt|.pth")
+        raise LicliError(f"weights file {path} not found", "pass weights=path/to/weights.safetensors|.pt|.pth",
+                         field="weights")
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -483,7 +490,8 @@ def parse_renames(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
     for pair in pairs:
         old, sep, new = pair.partition("=")
         if not sep or not old:
-            raise LicliError(f"--rename {pair!r} is not OLD=NEW", "pass e.g. --rename fc=linear (a key prefix)")
+            raise LicliError(f"renames {pair!r} is not OLD=NEW", "pass e.g. renames=fc=linear (a key prefix)",
+                             field="renames")
         renames.append((old, new))
     return tuple(renames)
 
@@ -493,8 +501,9 @@ def rename_keys(state: dict[str, torch.Tensor], renames: Sequence[tuple[str, str
     for old, new in renames:
         matched = [k for k in state if k == old or k.startswith(old + ".")]
         if not matched:
-            raise LicliError(f"--rename {old}={new} matches no key of the weights",
-                             "check the prefix against the weights' keys (named in the strict-loading error)")
+            raise LicliError(f"renames {old}={new} matches no key of the weights",
+                             "check the prefix against the weights' keys (named in the strict-loading error)",
+                             field="renames")
         join = (lambda rest: new + rest) if new else (lambda rest: rest.removeprefix("."))
         state = {(join(k[len(old):]) if k in matched else k): v for k, v in state.items()}
     return state
@@ -524,14 +533,14 @@ def check_logits(model: ForeignModel, device: torch.device, label: str, alpha: f
         except Exception as error:  # noqa: BLE001 - the user's forward may raise anything
             raise LicliError(f"model {label} fails on a {'×'.join(map(str, input_shape))} input: "
                              f"{type(error).__name__}: {' '.join(str(error).split())[:200]}",
-                             "check --input-size and the model definition") from None
+                             "check input_shape=… and the model definition", field="input_shape") from None
     if not isinstance(output, torch.Tensor) or output.dim() != 2:
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise LicliError(f"model {label} returns {shape}, not a (batch, classes) tensor of logits",
                          "make forward() return the logits")
     if num_classes is not None and output.shape[1] != num_classes:
-        raise LicliError(f"model {label} returns {output.shape[1]} scores per image, not --num-classes {num_classes}",
-                         "pass the model's real number of classes")
+        raise LicliError(f"model {label} returns {output.shape[1]} scores per image, not num_classes={num_classes}",
+                         "pass the model's real number of classes", field="num_classes")
     if output.max() < 1 + alpha and output.min() > -alpha and ((output.sum(-1) - 1).abs() < alpha).all():
         raise LicliError(f"model {label} returns probabilities (its outputs are ≥ 0 and sum to 1), not logits: "
                          "gradient attacks on a softmax output under-estimate vulnerability",

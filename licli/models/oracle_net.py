@@ -61,15 +61,15 @@ class OracleNet(nn.Module):
         super().__init__()
         if in_channels < 2:
             raise LicliError(f"oracle-net needs a packed Oracle dataset (image + oracle plane), got {in_channels} "
-                             "input channel(s)", "use --dataset oracle-mnist or oracle-mnist-mini")
+                             "input channel(s)", "pass dataset=oracle-mnist or dataset=oracle-mnist-mini", field="dataset")
         self.groups = feature_groups(num_classes, oracle_copies=oracle_copies, oracle_path=oracle_path,
                                      hidden=hidden, oracle_hidden=oracle_hidden)
         check_capacity(image_size, num_classes, oracle_copies)
         act = pick(ACTIVATIONS, activation, "activation")
         self.num_classes, self.copies = num_classes, oracle_copies
         if not isinstance(pool, int) or not 1 <= pool <= min(image_size) - 2:
-            raise LicliError(f"oracle-net pool must be an integer from 1 to {min(image_size) - 2} (got {pool!r})",
-                             "pass e.g. --pool 2 (1 = no pooling)")
+            raise LicliError(f"pool must be an integer from 1 to {min(image_size) - 2} for oracle-net (got {pool!r})",
+                             "pass e.g. pool=2 (1 = no pooling)", field="pool")
         image_channels = in_channels - 1
         flat = filters * ((image_size[0] - 2) // pool) * ((image_size[1] - 2) // pool)
         self.image = nn.Sequential(default_normalize(image_channels), nn.Conv2d(image_channels, filters, 3),

@@ -38,5 +38,5 @@ def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: 
     if problems:
         raise LicliError(f"weights in {source} do not fit the model ({len(expected)} tensors): {'; '.join(problems)}",
                          "use the weights made for this architecture (check the model and its options, "
-                         "or map key prefixes with --rename OLD=NEW)")
+                         "or map key prefixes with renames=OLD=NEW)", field="renames")
     model.load_state_dict(state, strict=True)

@@ -100,7 +100,7 @@ def vgg16(num_classes: int, in_channels: int, image_size: tuple[int, int], *, wi
     """
     if not isinstance(channels, int) or not 1 <= channels <= 64:
         raise LicliError(f"vgg16 channels must be an integer in [1, 64] (got {channels!r})",
-                         'pass e.g. --model-options \'{"channels": 8}\'')
+                         'pass e.g. model_options={"channels": 8}', field="model_options")
     layout = [v if v == "M" else v * channels // 64 for v in vgg_layouts["D"]]
     model = tv_vgg16_bn(weights=None, num_classes=num_classes)
     model.features = make_vgg_layers(layout, batch_norm=True)

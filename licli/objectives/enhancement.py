@@ -62,12 +62,12 @@ class LIBlur:
                  sigma: float = 2.0, size: int | None = None, blur_sigma: float = 2.0, response: str = "abs",
                  score: str = "loss", seed: int = 0) -> None:
         if not 0 <= quantile < 1:
-            raise LicliError(f"--enhance-quantile must be in [0, 1) (got {quantile})", "pass e.g. 0.5")
+            raise LicliError(f"quantile must be in [0, 1) (got {quantile})", "pass e.g. quantile=0.5", field="quantile")
         if not 0 <= ratio <= 1:
-            raise LicliError(f"--enhance-ratio must be in [0, 1] (got {ratio})", "pass e.g. 0.5")
-        if not sigma > 0 or not blur_sigma > 0:
-            raise LicliError(f"--enhance-sigma and --enhance-blur-sigma must be > 0 (got {sigma}, {blur_sigma})",
-                             "pass e.g. 2.0")
+            raise LicliError(f"ratio must be in [0, 1] (got {ratio})", "pass e.g. ratio=0.5", field="ratio")
+        for name, value in (("sigma", sigma), ("blur_sigma", blur_sigma)):
+            if not value > 0:
+                raise LicliError(f"{name} must be > 0 (got {value})", f"pass e.g. {name}=2.0", field=name)
         self.objective = objective
         self.layer_names = list(layers)
         self.quantile, self.ratio, self.sigma, self.blur_sigma = quantile, ratio, sigma, blur_sigma

@@ -250,5 +250,5 @@ class MMA:
         return F.cross_entropy(logits, y) + self.weight * self.penalty(model), logits
 
 
-FLAG_NOT_OBJECTIVE = {"weight-decay": ("weight decay is the optimizer's flag, not a regularizer objective",
-                                       "pass --weight-decay 5e-4 (TrainConfig.weight_decay) instead")}
+FLAG_NOT_OBJECTIVE = {"weight-decay": ("weight decay is the optimizer's setting, not a regularizer objective",
+                                       "pass weight_decay=5e-4 (TrainConfig.weight_decay) instead")}

@@ -52,8 +52,8 @@ class Tolerance:
         for name in ("absolute", "relative"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0 or math.isinf(value):
-                raise LicliError(f"{name} tolerance must be a finite number ≥ 0 (got {value!r})",
-                                 "pass e.g. --tolerance 0.02")
+                raise LicliError(f"{name} must be a finite number ≥ 0 (got {value!r})",
+                                 f"pass e.g. {name}={'0.02' if name == 'absolute' else '0.1 (10%)'}", field=name)
 
     def allowed(self, reference: float) -> float:
         return max(self.absolute, self.relative * abs(reference))

@@ -12,15 +12,16 @@ from licli.config import check_run_name
 from licli.errors import LicliError
 
 
-def check_writable(folder: str | os.PathLike) -> Path:
-    """Fail early, with a fix, when ``folder`` could not be created or written (creates nothing)."""
+def check_writable(folder: str | os.PathLike, field: str = "out") -> Path:
+    """Fail early, with a fix, when ``folder`` could not be created or written (creates nothing); the error
+    names ``field``, the option that chose the folder."""
     folder = Path(folder).expanduser().absolute()
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise LicliError(f"cannot write to output folder {str(folder)!r} ({existing} is not a writable folder)",
-                         "pass a writable folder with --out")
+                         f"pass a writable folder as {field}=…", field=field)
     return folder
 
 
@@ -53,7 +54,7 @@ def finished_run(folder: str | os.PathLike) -> bool:
 
 
 def exact_run_path(run_dir: str | os.PathLike, force: bool = False) -> Path:
-    """The folder ``--run-dir`` names, emptied of an unfinished run (or, with ``force``, a finished one).
+    """The folder ``run_dir`` names, emptied of an unfinished run (or, with ``force``, a finished one).
 
     Refused when it holds a finished run without ``force``, or files that are not a licli run.
     """
@@ -61,10 +62,10 @@ def exact_run_path(run_dir: str | os.PathLike, force: bool = False) -> Path:
     if not path.exists():
         return path
     if not path.is_dir() or (any(path.iterdir()) and not (path / "manifest.json").exists()):
-        raise LicliError(f"--run-dir {str(path)!r} exists and is not a licli run folder",
-                         "pass a new or empty folder to --run-dir")
+        raise LicliError(f"run_dir {str(path)!r} exists and is not a licli run folder",
+                         "pass a new or empty folder as run_dir=…", field="run_dir")
     if finished_run(path) and not force:
-        raise LicliError(f"--run-dir {str(path)!r} already holds a finished run",
-                         "pass another --run-dir, or add --force to replace it")
+        raise LicliError(f"run_dir {str(path)!r} already holds a finished run",
+                         "pass another run_dir=…, or force=True to replace it", field="run_dir", also=("force",))
     shutil.rmtree(path)
     return path

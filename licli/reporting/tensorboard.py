@@ -59,7 +59,8 @@ def export_tensorboard(runs: Sequence[Path], out: Path) -> pd.DataFrame:
         if not Path(run).is_dir():
             raise LicliError(f"run folder {run} not found", "pass run folders written by licli commands")
     if len(set(names)) != len(names):
-        raise LicliError("two run folders have the same name", "export them to different --out folders")
+        raise LicliError("two run folders have the same name", "export them in two calls with different out=…",
+                         field="out")
     found = [(Path(run), scalars_of(Path(run))) for run in runs]
     empty = [str(run) for run, scalars in found if scalars.empty]
     if empty:

@@ -82,8 +82,8 @@ def default_layers(model: nn.Module, image_shape: tuple[int, int, int], last_onl
     if not names:
         raise LicliError("the model has no slot with a spatial (N, C, h, w) output and licli knows no default "
                          f"layers for {type(getattr(model, 'net', model)).__name__}",
-                         "name the activation layers with --layers (module paths from model.named_modules(), "
-                         "e.g. --layers layer4 for a torchvision ResNet)")
+                         "name the activation layers as layers=… (module paths from model.named_modules(), "
+                         "e.g. layers=layer4 for a torchvision ResNet)", field="layers")
     return names[-1:] if last_only else names
 
 
@@ -108,7 +108,7 @@ class Captured:
     def outputs(self) -> list[torch.Tensor]:
         missing = [i for i, output in enumerate(self._outputs) if output is None]
         if missing:
-            raise LicliError("a chosen layer did not run in the forward pass", "check --layers")
+            raise LicliError("a chosen layer did not run in the forward pass", "check the layers=… chosen", field="layers")
         return list(self._outputs)  # type: ignore[arg-type]
 
 

@@ -79,7 +79,7 @@ def li_importance(model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor
     for gradient in gradients:
         if gradient.dim() != 4:
             raise LicliError(f"LI-Map needs spatial (N, C, h, w) activations, got shape {tuple(gradient.shape)}",
-                             "choose convolutional layers with --layers")
+                             "choose convolutional layers as layers=…", field="layers")
         norms = gradient.norm(dim=1)
         importance = importance + resize_maps(log_with_padding(norms, sigma, size, padding), target)
     return importance, logits.detach()

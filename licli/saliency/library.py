@@ -31,7 +31,8 @@ class LibraryCAM:
             from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
         except ImportError:
             raise LicliError("the pytorch-grad-cam backend needs the grad-cam package, which is not installed",
-                             "pip install 'licli[gradcam]' (or pip install grad-cam), or use --backend native") from None
+                             "pip install 'licli[gradcam]' (or pip install grad-cam), or pass backend=native",
+                             field="backend") from None
 
         targets = [ClassifierOutputTarget(int(c)) for c in classes.tolist()]
         library_class = getattr(pytorch_grad_cam, self.library_name)

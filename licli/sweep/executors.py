@@ -69,9 +69,9 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1, gpus: Sequence[str] | None = None, tasks_per_gpu: int = 1,
                  started: Callable[[Task, subprocess.Popen], None] | None = None) -> None:
-        if workers < 1 or tasks_per_gpu < 1:
-            raise LicliError(f"--workers and --tasks-per-gpu must be ≥ 1 (got {workers}, {tasks_per_gpu})",
-                             "pass e.g. --workers 2")
+        for name, value in (("workers", workers), ("tasks_per_gpu", tasks_per_gpu)):
+            if value < 1:
+                raise LicliError(f"{name} must be ≥ 1 (got {value})", f"pass e.g. {name}=2", field=name)
         gpus = visible_gpus() if gpus is None else list(gpus)
         self.slots: list[dict[str, str]] = ([{"CUDA_VISIBLE_DEVICES": g} for g in gpus for _ in range(tasks_per_gpu)]
                                             if gpus else [{"CUDA_VISIBLE_DEVICES": ""} for _ in range(workers)])

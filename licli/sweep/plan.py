@@ -245,6 +245,7 @@ def load_plan(root: str | Path) -> Plan:
                               "resources": Resources(**t["resources"])}) for t in data.pop("tasks"))
         return Plan(**data, tasks=tasks)
     except FileNotFoundError:
-        raise LicliError(f"no sweep plan at {path}", "pass the --root of a sweep started with `licli sweep run`") from None
+        raise LicliError(f"no sweep plan at {path}", "pass the root=… of a sweep started with `licli sweep run`",
+                         field="root") from None
     except (ValueError, TypeError, KeyError) as error:
         raise LicliError(f"sweep plan {path} is unreadable ({error})", "run `licli sweep run` again to rewrite it") from None

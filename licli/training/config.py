@@ -101,7 +101,7 @@ class TrainConfig:
             _refuse_quoted_numbers(self.regularizer_params, "regularizer_params")
         _refuse_quoted_numbers(self.enhance_params, "enhance_params")
         if self.regularizer in FLAG_NOT_OBJECTIVE:
-            raise LicliError(*FLAG_NOT_OBJECTIVE[self.regularizer])
+            raise LicliError(*FLAG_NOT_OBJECTIVE[self.regularizer], field="regularizer", also=("weight_decay",))
         if self.regularizer is not None:
             pick(REGULARIZERS, self.regularizer, "regularizer")
         if not isinstance(self.regularizer_params, dict):

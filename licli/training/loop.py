@@ -198,8 +198,9 @@ class StateWriter:
             self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
+            field, also = (error.field, error.also) if isinstance(error, LicliError) else (None, ())
             raise LicliError(f"could not write the training state ({error})",
-                             "check the run folder's disk space and permissions") from error
+                             "check the run folder's disk space and permissions", field=field, also=also) from error
 
     close = wait
 
@@ -317,10 +318,10 @@ def _train(model: nn.Module, data: Dataset, config: TrainConfig, *, device: torc
         for stats in statistics:
             row.update(stats())
         if not torch.isfinite(torch.tensor(row["train_loss"])):
-            raise LicliError(f"training diverged at epoch {epoch + 1} (loss is {row['train_loss']}, --lr {config.lr}, "
-                             f"--batch-size {config.batch_size})",
-                             "lower --lr (small batches need a smaller one, e.g. --lr 0.005 at --batch-size 1) "
-                             "or check the mechanism's parameters")
+            raise LicliError(f"training diverged at epoch {epoch + 1} (loss is {row['train_loss']} at lr={config.lr}, "
+                             f"batch size {config.batch_size})",
+                             "pass a lower lr=… (small batches need a smaller one, e.g. lr=0.005 at batch size 1) "
+                             "or check the mechanism's parameters", field="lr")
         history.append(row)
         if progress:
             progress.end_epoch(row)
@@ -364,9 +365,10 @@ def check_batch_size(model: nn.Module, batch_size: int, n_train: int) -> None:
     """Batch normalisation cannot train on a batch of one image (its variance is undefined): refuse it up front."""
     single = batch_size == 1 or n_train % batch_size == 1
     if single and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        raise LicliError(f"--batch-size {batch_size} gives a batch of one image, which this model's batch "
-                         "normalisation cannot train on", f"pass a --batch-size of 2 or more that leaves no last batch of one "
-                         f"of the {n_train} training images, or train a model without batch norm (mlp, small-cnn)")
+        raise LicliError(f"batch_size {batch_size} gives a batch of one image, which this model's batch "
+                         "normalisation cannot train on", f"pass a batch_size=… of 2 or more that leaves no last batch of one "
+                         f"of the {n_train} training images, or train a model without batch norm (mlp, small-cnn)",
+                         field="batch_size")
 
 
 def fit(config: TrainConfig, data: Dataset, *, device: torch.device, run_dir: Path | None = None,

@@ -366,7 +366,7 @@ def test_batch_norm_refuses_a_batch_of_one_and_mlp_trains_on_it():
 
     with pytest.raises(LicliError, match="batch of one image, which this model's batch normalisation cannot"):
         check_batch_size(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)), 1, 100)
-    with pytest.raises(LicliError, match="--batch-size 10 gives a batch of one"):
+    with pytest.raises(LicliError, match="batch_size 10 gives a batch of one"):
         check_batch_size(torch.nn.BatchNorm1d(2), 10, 101)
     check_batch_size(torch.nn.Linear(2, 2), 1, 101)
     data = load_dataset("mnist-mini")
@@ -375,7 +375,7 @@ def test_batch_norm_refuses_a_batch_of_one_and_mlp_trains_on_it():
     config = TrainConfig(model="mlp", model_options={"hidden": 16}, batch_size=1, lr=0.01, momentum=0.0, epochs=2)
     _, _, history = fit(config, small, device=torch.device("cpu"))
     assert history["train_loss"].iloc[1] < history["train_loss"].iloc[0]  # it learns, one image per step
-    with pytest.raises(LicliError, match=r"--lr 1e\+30, --batch-size 1\); lower --lr \(small batches"):
+    with pytest.raises(LicliError, match=r"loss is nan at lr=1e\+30, batch size 1\); pass a lower lr=… \(small batches"):
         fit(dataclasses.replace(config, lr=1e30, epochs=1), small, device=torch.device("cpu"))
 
 

@@ -157,7 +157,7 @@ def test_voc2007_bad_input_is_one_line(runner, tmp_path, voc, args, message):
     assert line.startswith("licli: error:") and message in line, line
     assert not (tmp_path / "reports").exists()
     if not args:
-        assert line.endswith("use --target pred: the maps then explain the model's own prediction")
+        assert line.endswith("pass --target pred: the maps then explain the model's own prediction")
 
 
 def test_voc2007_missing_data_or_split(runner, tmp_path, voc):
@@ -170,7 +170,7 @@ def test_voc2007_missing_data_or_split(runner, tmp_path, voc):
     model[-1] = str(tmp_path / "trainval-only")
     result = runner.invoke(app, ["evaluate", "saliency", *model, "--target", "pred", "--out", str(tmp_path / "r")])
     line, = result.stderr.strip().splitlines()
-    assert result.exit_code == 2 and "VOCtest_06-Nov-2007.tar" in line and "or use --split train" in line
+    assert result.exit_code == 2 and "VOCtest_06-Nov-2007.tar" in line and "or pass --split train" in line
     out, run = _run(runner, tmp_path / "train", *model, "--target", "pred", "--split", "train", "--n", "1",
                     "--methods", "gradcam", "--overlays", "0")
     assert pd.read_csv(run / "saliency_per_image.csv", dtype={"image_id": str})["image_id"].tolist() == ["000005"] * 2

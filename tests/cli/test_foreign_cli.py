@@ -166,7 +166,7 @@ BAD = [
     (["--model-args", '{{"depth": 3}}'], "unexpected keyword argument 'depth'"),
     (["--model-def", "nothing.py:Net"], "model definition file"),
     (["--model-def", "no-colon.py"], "is not FILE.py:NAME"),
-    (["--input-mean", "0.5"], "--input-mean and --input-std go together"),
+    (["--input-mean", "0.5"], "--input-mean … and --input-std … go together"),
     (["--input-mean", "0.5,0.5", "--input-std", "1,1"], "one value per input channel (1)"),
     (["--input-size", "28x28"], "is not CxHxW"),
     (["--model-args", '{{"in_features": 3072}}', "--input-size", "3x32x32"],

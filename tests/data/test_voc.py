@@ -129,8 +129,8 @@ def test_a_trainval_only_copy_loads_and_refuses_the_test_split(tmp_path, monkeyp
     make_voc(tmp_path, sets=("trainval",))
     data = read_voc2007(tmp_path)
     assert split_boxes(data, "train").tolist() == EXPECTED["train"]["boxes"] and len(data.test) == 0
-    with pytest.raises(LicliError, match=r"test images \(--split test\) are not in .*test\.txt is missing.*"
-                                         r"extract VOCtest_06-Nov-2007\.tar .*or use --split train"):
+    with pytest.raises(LicliError, match=r"test images \(split=test\) are not in .*test\.txt is missing.*"
+                                         r"extract VOCtest_06-Nov-2007\.tar .*or pass split=train"):
         split_boxes(data, "test")
     (tmp_path / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main" / "trainval.txt").unlink()
     with pytest.raises(LicliError, match="no VOC 2007 image set"):

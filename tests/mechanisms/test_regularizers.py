@@ -110,7 +110,7 @@ def test_every_regularizer_gives_a_finite_differentiable_loss_and_rejects_negati
 
 
 def test_weight_decay_points_to_the_optimizer_flag():
-    with pytest.raises(LicliError, match="--weight-decay"):
+    with pytest.raises(LicliError, match="pass weight_decay=5e-4"):
         TrainConfig(regularizer="weight-decay")
     with pytest.raises(LicliError, match="unknown regularizer"):
         TrainConfig(regularizer="dropconnect")

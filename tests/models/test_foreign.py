@@ -54,7 +54,7 @@ def test_rename_maps_key_prefixes(tmp_path):
     torch.save({k.replace("fc.", "head."): v for k, v in net.state_dict().items()}, tmp_path / "w.pt")
     source = ModelSource(foreign=tiny_spec(), weights=str(tmp_path / "w.pt"), renames=(("head", "fc"),))
     assert torch.equal(load_model(source, CPU).model(images()), net(images()))
-    with pytest.raises(LicliError, match="--rename nope=fc matches no key"):
+    with pytest.raises(LicliError, match="renames nope=fc matches no key"):
         load_model(ModelSource(foreign=tiny_spec(), weights=str(tmp_path / "w.pt"), renames=(("nope", "fc"),)), CPU)
 
 
@@ -136,7 +136,7 @@ def test_import_round_trip_and_pinned_definition(tmp_path):
     assert imported.files["definition"] == str(copy) and copy.read_bytes() == definition.read_bytes()
     definition.unlink()  # the checkpoint no longer needs the original: it keeps its own copy
     assert torch.equal(load_checkpoint(checkpoint.weights, trust_definition=True)[0](x), direct.model(x))
-    with pytest.raises(LicliError, match="runs the Python code in .*m.def.py; if you trust that file, pass --trust-def"):
+    with pytest.raises(LicliError, match="runs the Python code in .*m.def.py; if you trust that file, pass trust_definition=True"):
         load_checkpoint(checkpoint.weights)
     copy.write_text(TINY.read_text() + "\n# edited\n")
     with pytest.raises(LicliError, match="changed since the checkpoint was imported"):

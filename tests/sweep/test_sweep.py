@@ -205,7 +205,7 @@ def test_local_slots_pin_one_gpu_each_or_hide_gpus_for_cpu_workers():
         {"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "0"},
         {"CUDA_VISIBLE_DEVICES": "3"}, {"CUDA_VISIBLE_DEVICES": "3"}]
     assert LocalExecutor(workers=3, gpus=[]).slots == [{"CUDA_VISIBLE_DEVICES": ""}] * 3
-    with pytest.raises(LicliError, match="--workers"):
+    with pytest.raises(LicliError, match="workers must be ≥ 1"):
         LocalExecutor(workers=0, gpus=[])
 
 

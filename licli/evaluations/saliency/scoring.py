@@ -29,7 +29,7 @@ TARGETS = ("label", "pred")
 
 
 @dataclass(frozen=True)
-class SaliencySettings:
+class SaliencyConfig:
     """How maps are made and scored; recorded in the manifest."""
 
     methods: tuple[str, ...] = ("li-map", "gradcam", "gradcam++")
@@ -50,20 +50,22 @@ class SaliencySettings:
         for method in self.methods:
             pick(registry, method, "saliency method")
         if not self.methods:
-            raise LicliError("no saliency method given", f"pass --methods, e.g. {','.join(registry)}")
+            raise LicliError("methods is empty: no saliency method given", f"pass e.g. methods={','.join(registry)}",
+                             field="methods")
         if self.target not in TARGETS:
-            raise LicliError(f"unknown target {self.target!r}", "use --target label or --target pred")
+            raise LicliError(f"target {self.target!r} is unknown", "pass target=label or target=pred", field="target")
         if not 0 < self.percent <= 1:
-            raise LicliError(f"--percent must be in (0, 1] (got {self.percent})", "pass e.g. --percent 0.15")
+            raise LicliError(f"percent must be in (0, 1] (got {self.percent})", "pass e.g. percent=0.15", field="percent")
         if not self.sigma > 0:
-            raise LicliError(f"--sigma must be > 0 (got {self.sigma})", "pass e.g. --sigma 2")
+            raise LicliError(f"sigma must be > 0 (got {self.sigma})", "pass e.g. sigma=2", field="sigma")
         if self.kernel_size is not None and (self.kernel_size < 1 or self.kernel_size % 2 == 0):
-            raise LicliError(f"--kernel-size must be a positive odd integer (got {self.kernel_size})",
-                             "pass e.g. --kernel-size 17, or leave it out to take scipy's size for σ")
+            raise LicliError(f"kernel_size must be a positive odd integer (got {self.kernel_size})",
+                             "pass e.g. kernel_size=17, or leave it out to take scipy's size for σ", field="kernel_size")
         pick(LI_MAP_RESPONSES, self.response, "LI-Map response")
         pick(LOG_PADDINGS, self.padding, "LoG padding")
         if self.batch_size < 1:
-            raise LicliError(f"--batch-size must be ≥ 1 (got {self.batch_size})", "pass e.g. --batch-size 100")
+            raise LicliError(f"batch_size must be ≥ 1 (got {self.batch_size})", "pass e.g. batch_size=100",
+                             field="batch_size")
 
 
 def image_list_sha256(dataset: str, split: str, indices: torch.Tensor, ids: Sequence[str] | None = None) -> str:
@@ -76,7 +78,7 @@ def image_list_sha256(dataset: str, split: str, indices: torch.Tensor, ids: Sequ
     return digest.hexdigest()
 
 
-def build_method(model: nn.Module, name: str, settings: SaliencySettings, image_shape: tuple[int, int, int]):
+def build_method(model: nn.Module, name: str, settings: SaliencyConfig, image_shape: tuple[int, int, int]):
     """The method ``name`` of ``settings.backend`` bound to ``model`` and its layers."""
     factory = pick(pick(BACKENDS, settings.backend, "saliency backend"), name, "saliency method")
     names = list(settings.layers) or default_layers(model, image_shape, last_only=LAST_LAYER_ONLY[name])
@@ -108,8 +110,8 @@ def check_label_space(model_classes: int, num_classes: int, *, target: str, need
         raise LicliError(f"{mismatch}: its predictions cannot be compared with the dataset's labels",
                          f"use a model trained on {dataset}'s classes")
     if target == "label":
-        raise LicliError(f"{mismatch}, so a {dataset} label is not a class of the model (--target label)",
-                         "use --target pred: the maps then explain the model's own prediction")
+        raise LicliError(f"{mismatch}, so a {dataset} label is not a class of the model (target=label)",
+                         "pass target=pred: the maps then explain the model's own prediction", field="target")
     return False
 
 
@@ -130,7 +132,7 @@ def saliency_maps(method, images: torch.Tensor, classes: torch.Tensor, batch_siz
 
 
 def localization_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor,
-                        settings: SaliencySettings, keep_maps: int = 0, on_progress: OnProgress | None = None,
+                        settings: SaliencyConfig, keep_maps: int = 0, on_progress: OnProgress | None = None,
                         label: str = "") -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Per-image IoU of each method's top-``percent`` box with the true box, for each box rule.
 
