@@ -74,7 +74,7 @@ def test_parameter_gradients_are_untouched():
 
 
 def test_bad_config():
-    with pytest.raises(LicliError, match="--n"):
+    with pytest.raises(LicliError, match="n must be ≥ 2"):
         gsnr.GSNRConfig(n=1)
 
 
