@@ -4,26 +4,12 @@ and library errors that name a config field, shown as its flag on the command li
 import json
 
 import pytest
-import torch
 import typer
 
-from licli.checkpoints import save_checkpoint
 from licli.cli import app
 from licli.cli.lazy import COMMANDS
 from licli.errors import LicliError
 from licli.evaluations.robustness import AttackSettings
-from licli.models import ModelSpec, build_model
-
-SPEC = ModelSpec("small-cnn", 10, 1, (28, 28), {"filters": 2, "hidden": 8})
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "ckpt" / "tiny.safetensors"
-    save_checkpoint(path, build_model(SPEC), SPEC, extra={"dataset": "mnist-mini"})
-    return path
-
 
 def _manifest(root):
     (command,) = root.iterdir()

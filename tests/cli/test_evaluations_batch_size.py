@@ -14,25 +14,14 @@ import licli.cli.per_model as per_model
 import licli.data as data_package
 from licli.cli import app
 from licli.evaluations import fisher_rao, gsnr, hessian
-from licli.checkpoints import save_checkpoint
-from licli.models import ModelSpec, build_model
 
 LARGEST_FITTING = 12
 N = 40
-SPEC = ModelSpec("small-cnn", 10, 1, (28, 28), {"filters": 2, "hidden": 8})
 COMMANDS = [
     (fisher_rao, ["fisher-rao", "--fisher", "model"], "fisher_rao.csv"),
     (gsnr, ["gsnr"], "gsnr.csv"),
     (hessian, ["hessian-trace", "--samples", "2", "--power-iterations", "2"], "hessian_trace.csv"),
 ]
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "ckpt" / "tiny.safetensors"
-    save_checkpoint(path, build_model(SPEC), SPEC, extra={"dataset": "mnist-mini"})
-    return path
 
 
 @pytest.fixture

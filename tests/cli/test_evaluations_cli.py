@@ -4,23 +4,9 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
-from licli.checkpoints import save_checkpoint
 from licli.cli import app
-from licli.models import ModelSpec, build_model
 from licli.runtime import sha256_file
-
-SPEC = ModelSpec("small-cnn", 10, 1, (28, 28), {"filters": 2, "hidden": 8})
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "ckpt" / "tiny.safetensors"
-    save_checkpoint(path, build_model(SPEC), SPEC, extra={"dataset": "mnist-mini"})
-    return path
-
 
 def _run_folder(out, command):
     (folder,) = (out / command).iterdir()
