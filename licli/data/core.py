@@ -108,11 +108,12 @@ def batches(split: Split, batch_size: int, *, device: torch.device, shuffle: boo
     """
     n = len(split)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    image_order = order.to(split.images.device)  # host-held (streamed) images are indexed on the host
     order = order.to(split.labels.device)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        x = unit_float(split.images[index.to(split.images.device, non_blocking=True)].to(device, non_blocking=True))
+        x = unit_float(split.images[image_order[start:start + batch_size]].to(device, non_blocking=True))
         if augment is not None:
             x = augment(x, generator)
         yield x, split.labels[index].to(device, non_blocking=True), index
